@@ -1,0 +1,53 @@
+"""The ``cxrlab`` command line. Only this package parses arguments; it calls library functions."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cxrlab.errors import CxrlabError
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="cxrlab",
+        help="Train, evaluate, explain and serve chest X-ray classifiers - and see what they really learned.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """cxrlab: chest X-ray classifiers, end to end."""
+
+    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, train
+
+    for module in (index, audit, eda, train, evaluate, deploy, demo):
+        module.register(app)
+
+    @app.command()
+    def version() -> None:
+        """Print the cxrlab version."""
+        from cxrlab import __version__
+
+        typer.echo(__version__)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user-facing errors are printed plainly, with exit code 2."""
+    from cxrlab.cli.common import err_console
+
+    app = build_app()
+    try:
+        app(args=argv, prog_name="cxrlab")
+    except CxrlabError as exc:
+        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console().print("[yellow]interrupted[/]")
+        sys.exit(130)

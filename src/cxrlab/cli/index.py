@@ -1,0 +1,9 @@
+"""CLI commands: index (filled in by the issue that builds them)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""

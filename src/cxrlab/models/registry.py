@@ -1,0 +1,139 @@
+"""One factory for every model: ``create_model(name, num_classes, in_chans, pretrained, weights)``.
+
+Built-in names are listed by :func:`list_models`; any other timm model name works too. Grayscale
+input: models are built with ``in_chans=1`` (timm sums the pretrained RGB stem filters into one
+channel), and pretrained models normalise with the mean/std of the ImageNet channel means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cxrlab.errors import ConfigError, CxrlabError
+
+IMAGENET_GRAY_MEAN = 0.449  # mean of ImageNet's (0.485, 0.456, 0.406)
+IMAGENET_GRAY_STD = 0.226  # mean of ImageNet's (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    source: str  # "cxrlab" or "timm"
+    timm_name: str | None
+    description: str
+    mean: float
+    std: float
+    default_size: int = 224
+
+
+def builtin_models() -> dict[str, ModelInfo]:
+    g_mean, g_std = IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+    infos = [
+        ModelInfo("cnn-small", "cxrlab", None, "compact CNN for 1-channel X-rays, trained from scratch", 0.5, 0.25),
+        ModelInfo("vgg16", "timm", "vgg16", "VGG16 (BN-free) transfer learning, new head", g_mean, g_std),
+        ModelInfo("resnet18", "timm", "resnet18", "ResNet-18", g_mean, g_std),
+        ModelInfo("resnet50", "timm", "resnet50", "ResNet-50", g_mean, g_std),
+        ModelInfo("densenet121", "timm", "densenet121", "DenseNet-121 (CheXNet backbone)", g_mean, g_std),
+        ModelInfo("efficientnet_b0", "timm", "efficientnet_b0", "EfficientNet-B0", g_mean, g_std),
+        ModelInfo("mobilenetv3_large_100", "timm", "mobilenetv3_large_100", "MobileNetV3-Large", g_mean, g_std),
+    ]
+    return {i.name: i for i in infos}
+
+
+def list_models() -> list[ModelInfo]:
+    return list(builtin_models().values())
+
+
+def model_info(name: str) -> ModelInfo:
+    """Info for a built-in name, or for any model name timm knows."""
+    known = builtin_models()
+    if name in known:
+        return known[name]
+    import timm
+
+    if not timm.is_model(name):
+        raise ConfigError(
+            f"unknown model {name!r}: use one of {', '.join(known)} or a timm model name (see 'timm.list_models()')"
+        )
+    return ModelInfo(name, "timm", name, "timm model", IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD)
+
+
+def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a plain PyTorch file (never unpickling arbitrary objects)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConfigError(f"{path}: cannot load weights ({exc})") from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"{path}: not a state dict of tensors")
+    return state
+
+
+def create_model(
+    name: str,
+    num_classes: int,
+    in_chans: int = 1,
+    pretrained: bool = False,
+    weights: str | Path | None = None,
+    drop_rate: float = 0.0,
+) -> nn.Module:
+    """Build a model. ``weights``: a local file of pretrained weights (ImageNet or any compatible
+    checkpoint); its stem is adapted to ``in_chans`` and its classifier replaced when sizes differ.
+    ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub."""
+    info = model_info(name)
+    if num_classes < 2:
+        raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
+    if info.source == "cxrlab":
+        model = _create_cxrlab(name, num_classes, in_chans, drop_rate)
+        if weights is not None:
+            _load_matching(model, load_weights_file(weights), weights)
+        elif pretrained:
+            raise ConfigError(f"{name} has no published pretrained weights; train it from scratch or pass --weights")
+        return model
+    import timm
+
+    kwargs = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+    if weights is not None:
+        state = load_weights_file(weights)
+        try:
+            return timm.create_model(info.timm_name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs)
+        except RuntimeError as exc:
+            raise ConfigError(f"{weights}: weights do not fit {name} ({str(exc).splitlines()[0]})") from None
+    if pretrained:
+        try:
+            return timm.create_model(info.timm_name, pretrained=True, **kwargs)
+        except Exception as exc:  # network errors come in many types (OSError, HF errors, URLError)
+            raise CxrlabError(
+                f"could not download pretrained weights for {name} ({type(exc).__name__}: {str(exc)[:200]}). "
+                "If this machine is offline, download the weights elsewhere and pass them with "
+                f"--weights FILE (.safetensors or a PyTorch state dict), or train without --pretrained."
+            ) from None
+    return timm.create_model(info.timm_name, pretrained=False, **kwargs)
+
+
+def _create_cxrlab(name: str, num_classes: int, in_chans: int, drop_rate: float) -> nn.Module:
+    from cxrlab.models.cnn_small import SmallCNN
+
+    return SmallCNN(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate or 0.3)
+
+
+def _load_matching(model: nn.Module, state: dict[str, torch.Tensor], source) -> None:
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise ConfigError(f"{source}: no tensor in the file matches the model's parameters")
+    model.load_state_dict(usable, strict=False)

@@ -1,0 +1,74 @@
+from dataclasses import dataclass
+
+import pytest
+
+from cxrlab.config import PreprocessConfig, from_dict, load_config, save_config
+from cxrlab.errors import ConfigError
+from cxrlab.labels import builtin_schemes, canonical_label, load_scheme
+
+
+@dataclass(frozen=True)
+class Inner:
+    lr: float = 0.1
+    steps: int = 3
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str = "x"
+    inner: Inner = Inner()
+    tags: tuple[str, ...] = ()
+    flag: bool = False
+
+
+def test_yaml_and_overrides_load_into_frozen_dataclass(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: run\ninner:\n  lr: 0.5\ntags: [a, b]\n")
+    cfg = load_config(Outer, path, ["inner.steps=7", "flag=true"])
+    assert cfg == Outer(name="run", inner=Inner(lr=0.5, steps=7), tags=("a", "b"), flag=True)
+    save_config(cfg, tmp_path / "saved.yaml")
+    assert load_config(Outer, tmp_path / "saved.yaml") == cfg
+
+
+@pytest.mark.parametrize("data, msg", [({"bogus": 1}, "unknown key"), ({"inner": {"steps": "many"}}, "inner.steps"), ({"flag": "perhaps"}, "true/false")])
+def test_bad_config_is_rejected_with_the_key_named(data, msg):
+    with pytest.raises(ConfigError, match=msg):
+        from_dict(Outer, data)
+
+
+def test_preprocess_config_validates():
+    with pytest.raises(ConfigError, match="resize"):
+        PreprocessConfig(resize="squash")
+    assert PreprocessConfig().key() == "s224-stretch-none"
+
+
+@pytest.mark.parametrize(
+    "text, label",
+    [("COVID-19", "COVID"), ("Pneumonia/Viral/COVID-19", "COVID"), ("Pneumonia/Bacterial/Streptococcus", "Pneumonia-Bacterial"),
+     ("Viral Pneumonia", "Pneumonia-Viral"), ("No Finding", "Normal"), ("NORMAL", "Normal"), ("Lung_Opacity", "Lung_Opacity"),
+     ("Pneumonia", "Pneumonia"), ("Pneumonia/Fungal/Pneumocystis", "Other"), ("todo", None)],
+)
+def test_canonical_labels(text, label):
+    assert canonical_label(text) == label
+
+
+def test_builtin_schemes_map_and_exclude():
+    s3 = builtin_schemes()["3class"]
+    classes, excluded = s3.apply(["COVID", "Pneumonia-Viral", "Lung_Opacity", "Normal"])
+    assert classes == ["COVID", "Pneumonia", None, "Normal"]
+    assert excluded == {"Lung_Opacity": 1}
+    s4 = builtin_schemes()["4class"]
+    assert s4.map("Pneumonia-Viral") == "Viral_Pneumonia" and s4.map("Pneumonia-Bacterial") is None
+    assert builtin_schemes()["binary"].map("COVID") == "Abnormal"
+
+
+def test_user_yaml_scheme(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: covid-rest\nclasses: [COVID, Rest]\nmapping: {COVID-19: COVID, Normal: Rest}\n")
+    s = load_scheme(p)
+    assert s.classes == ("COVID", "Rest") and s.map("COVID") == "COVID" and s.map("Pneumonia") is None
+    p.write_text("classes: [A, B]\nmapping: {Normal: C}\n")
+    with pytest.raises(ConfigError, match="unknown class"):
+        load_scheme(p)
+    with pytest.raises(ConfigError, match="unknown label scheme"):
+        load_scheme("5class")
