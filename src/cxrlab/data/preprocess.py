@@ -57,3 +57,18 @@ def clahe(gray: np.ndarray, clip_limit: float = 0.01, tiles: int = 8) -> np.ndar
     top = luts[y0[:, None], x0[None, :], g] * (1 - fx) + luts[y0[:, None], x1[None, :], g] * fx
     bot = luts[y1[:, None], x0[None, :], g] * (1 - fx) + luts[y1[:, None], x1[None, :], g] * fx
     return np.clip(np.round(top * (1 - fy) + bot * fy), 0, 255).astype(np.uint8)
+
+
+def to_model_input(images: np.ndarray, mean, std, in_chans: int = 1) -> np.ndarray:
+    """uint8 ``(N, H, W)`` (or one ``(H, W)``) -> float32 ``(N, in_chans, H, W)`` normalised input.
+
+    ``mean``/``std`` are sequences of length 1 or ``in_chans``. Pure numpy: the ONNX predictor and
+    the service use exactly this, the torch data pipeline mirrors it (and is tested against it).
+    """
+    if images.ndim == 2:
+        images = images[None]
+    x = images.astype(np.float32)[:, None] / 255.0
+    m = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
+    x = np.repeat(x, in_chans, axis=1) if in_chans > 1 else x
+    return ((x - m) / s).astype(np.float32)
