@@ -1,0 +1,128 @@
+"""``TrainConfig``: everything a training run depends on, as typed frozen dataclasses.
+
+Loaded from YAML plus ``key=value`` overrides with :func:`load_train_config`, saved into the run
+folder as ``config.yaml`` (so ``--resume`` and the checkpoint know exactly what was run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cxrlab.config import PreprocessConfig, load_config
+from cxrlab.data.transforms import AugmentConfig
+from cxrlab.errors import ConfigError
+
+IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "focal")
+MONITOR_CHOICES = ("val_macro_f1", "val_auc", "val_loss", "val_accuracy")
+AMP_CHOICES = ("auto", "off", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and which rows are used."""
+
+    manifest: str = "cxrlab-out/manifest.csv"
+    scheme: str = "3class"  # built-in label scheme name or a YAML file
+    cache_dir: str = "cxrlab-out/cache"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    workers: int = 0  # DataLoader worker processes (0 = load in the training process)
+    cache_workers: int = 2  # processes used to build the cache
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "cnn-small"
+    pretrained: bool = False
+    weights: str | None = None  # local file of pretrained weights (.safetensors or state dict)
+    in_chans: int = 1
+    drop_rate: float = 0.0  # 0 = the model's own default
+    freeze_epochs: int = 0  # epochs with a frozen backbone (only the new head trains)
+    backbone_lr_mult: float = 1.0  # backbone LR = optim.lr * this (e.g. 0.1 for fine-tuning)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4  # AdamW decoupled L2
+    warmup_epochs: float = 1.0
+    min_lr_ratio: float = 0.01  # cosine floor as a fraction of lr
+    grad_clip: float = 0.0  # max grad norm (0 = off)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    imbalance: str = "weighted-loss"
+    focal_gamma: float = 2.0
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.imbalance not in IMBALANCE_CHOICES:
+            raise ConfigError(f"loss.imbalance must be one of {', '.join(IMBALANCE_CHOICES)}, got {self.imbalance!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    epochs: int = 20
+    batch_size: int = 32  # per process
+    eval_batch_size: int = 64
+    seed: int = 0
+    monitor: str = "val_macro_f1"
+    patience: int = 5  # epochs without improvement before stopping (0 = never stop early)
+    min_delta: float = 0.0
+    max_minutes: float = 0.0  # wall-clock budget (0 = none)
+    amp: str = "auto"  # auto: bf16/fp16 on GPU, off on CPU (measured: see benchmarks/results/train.md)
+    channels_last: bool = False
+    threads: int = 0  # torch intra-op threads per process (0 = torch's default)
+    runs_dir: str = "cxrlab-out/runs"
+    name: str = ""  # run name (default: <model>-<scheme>-<time>)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError("batch_size and eval_batch_size must be >= 1")
+        if self.monitor not in MONITOR_CHOICES:
+            raise ConfigError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
+        if self.amp not in AMP_CHOICES:
+            raise ConfigError(f"amp must be one of {', '.join(AMP_CHOICES)}, got {self.amp!r}")
+
+
+def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """A TrainConfig from an optional YAML file plus ``key.path=value`` overrides."""
+    return load_config(TrainConfig, path, overrides)
+
+
+#: Flat option names (``cxrlab train --model ...``) -> their place in TrainConfig.
+OPTION_PATHS = {
+    "manifest": ("data", "manifest"), "scheme": ("data", "scheme"), "size": ("data", "preprocess", "size"),
+    "workers": ("data", "workers"), "cache_dir": ("data", "cache_dir"), "model": ("model", "name"),
+    "pretrained": ("model", "pretrained"), "weights": ("model", "weights"), "lr": ("optim", "lr"),
+    "epochs": ("epochs",), "batch_size": ("batch_size",), "name": ("name",), "max_minutes": ("max_minutes",),
+    "runs_dir": ("runs_dir",), "seed": ("seed",), "progress": ("progress",), "threads": ("threads",),
+}
+
+
+def with_options(cfg: TrainConfig, **options) -> TrainConfig:
+    """``cfg`` with the given flat options (see OPTION_PATHS) replaced; ``None`` values are ignored."""
+    from dataclasses import replace
+
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key not in OPTION_PATHS:
+            raise ConfigError(f"unknown training option {key!r}")
+        cfg = _replace_path(cfg, OPTION_PATHS[key], value, replace)
+    return cfg
+
+
+def _replace_path(obj, path: tuple[str, ...], value, replace):
+    if len(path) == 1:
+        return replace(obj, **{path[0]: value})
+    return replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value, replace)})

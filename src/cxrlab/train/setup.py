@@ -1,0 +1,125 @@
+"""Build everything a run needs from its config: data, model, loaders, loss, optimizer, schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from cxrlab.errors import ConfigError
+from cxrlab.train.config import TrainConfig
+from cxrlab.train.data import TRAIN, TrainData
+from cxrlab.train.distributed import DistContext
+from cxrlab.train.history import RunLog
+from cxrlab.train.loop import StepContext
+
+
+@dataclass
+class Run:
+    """Everything the epoch loop needs."""
+
+    cfg: TrainConfig
+    ctx: DistContext
+    run_dir: Path
+    data: TrainData
+    model: nn.Module
+    train_loader: DataLoader
+    val_loader: DataLoader
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    step: StepContext
+    log: RunLog
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: ``auto`` = bf16 (fp16 on GPUs without bf16) on GPU, fp32 on CPU."""
+    cuda = device.type == "cuda"
+    if amp == "off" or (amp == "auto" and not cuda):
+        return None
+    if amp == "fp16" and not cuda:
+        raise ConfigError("amp=fp16 needs a GPU; use amp=bf16 (or off) on CPU")
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, resumed: bool = False) -> Run:
+    from cxrlab.data.manifest import read_manifest, write_manifest
+    from cxrlab.labels import load_scheme
+    from cxrlab.models.registry import model_info
+    from cxrlab.train.data import load_train_data, make_datasets
+
+    scheme = load_scheme(cfg.data.scheme)
+    df = read_manifest(cfg.data.manifest)
+    data = load_train_data(df, scheme, cfg.data.cache_dir, cfg.data.preprocess, ctx, cfg.data.cache_workers,
+                           progress=cfg.progress and ctx.is_main, source=cfg.data.manifest)
+    if ctx.is_main and not resumed:
+        write_manifest(data.rows.drop(columns=["target", "cache_row"]), run_dir / "split_manifest.csv")
+    _log_data(log, data, ctx)
+    info = model_info(cfg.model.name)
+    mean, std = (float(info.mean),), (float(info.std),)
+    device = torch.device(ctx.device)
+    model = _build_model(cfg, len(scheme.classes), device, resumed)
+    train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size, cfg.seed)
+    train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device)
+    criterion = _criterion(cfg, data, device)
+    from cxrlab.train.optim import build_optimizer, build_scheduler
+
+    optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult)
+    scheduler = build_scheduler(optimizer, cfg.optim, len(train_loader), cfg.epochs)
+    dtype = amp_dtype(cfg.amp, device)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    step = StepContext(device, dtype, cfg.channels_last, cfg.optim.grad_clip)
+    log(f"model {cfg.model.name} on {device} x{ctx.world}, amp={dtype}, channels_last={cfg.channels_last}, "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters")
+    return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
+               scaler, step, log, mean, std)
+
+
+def _log_data(log: RunLog, data: TrainData, ctx: DistContext) -> None:
+    for name in sorted(set(data.rows["split"])):
+        log(f"{name}: {len(data.split(name))} images {data.class_counts(name)}")
+    if data.excluded:
+        log(f"excluded by scheme {data.scheme.name}: {dict(data.excluded)}")
+    for path, reason in data.unreadable.items():
+        log(f"unreadable, skipped: {path}: {reason}")
+
+
+def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resumed: bool) -> nn.Module:
+    from cxrlab.models.registry import create_model
+
+    torch.manual_seed(cfg.seed)
+    m = cfg.model
+    model = create_model(m.name, num_classes, in_chans=m.in_chans, pretrained=m.pretrained and not resumed,
+                         weights=None if resumed else m.weights, drop_rate=m.drop_rate)
+    model = model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device) -> tuple[DataLoader, DataLoader]:
+    from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
+
+    sampler = build_train_sampler(train_ds.targets, cfg.loss.imbalance == "sampler", cfg.seed, ctx.rank, ctx.world)
+    common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}
+    train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
+                              drop_last=len(sampler) > cfg.batch_size, **common)
+    val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size,
+                            sampler=build_eval_sampler(len(val_ds), ctx.rank, ctx.world), **common)
+    return train_loader, val_loader
+
+
+def _criterion(cfg: TrainConfig, data: TrainData, device: torch.device) -> nn.Module:
+    from cxrlab.train.losses import build_criterion
+
+    targets = data.split(TRAIN)["target"].to_numpy()
+    return build_criterion(cfg.loss.imbalance, targets, len(data.scheme.classes), cfg.loss.focal_gamma,
+                           cfg.loss.label_smoothing).to(device)

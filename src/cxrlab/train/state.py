@@ -1,0 +1,75 @@
+"""Resumable training state: what ``checkpoints/last/train_state.pt`` holds and how it comes back.
+
+Everything is tensors, numbers, strings, lists and dicts, so it loads with ``weights_only=True``.
+Sampler order and augmentation are functions of (seed, epoch), and the global RNG is reseeded per
+epoch, so restoring the epoch counter restores the data stream exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cxrlab.errors import ConfigError
+from cxrlab.train.checkpoint import load_train_state, resolve_checkpoint_dir
+
+
+@dataclass
+class Progress:
+    """Where training stands after ``epoch`` completed epochs."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped: str = ""  # why training ended ("" = not ended)
+
+    def improved(self, value: float, lower_is_better: bool, min_delta: float) -> bool:
+        if value != value:  # NaN never improves
+            return self.best is None
+        if self.best is None or self.best != self.best:
+            return True
+        return value < self.best - min_delta if lower_is_better else value > self.best + min_delta
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int) -> dict:
+    return {
+        "epoch": progress.epoch,
+        "history": progress.history,
+        "best": progress.best,
+        "best_epoch": progress.best_epoch,
+        "bad_epochs": progress.bad_epochs,
+        "stopped": progress.stopped,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        "torch_rng": torch.get_rng_state(),
+        "world": world,
+    }
+
+
+def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> Progress:
+    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler."""
+    from safetensors.torch import load_file
+
+    folder = resolve_checkpoint_dir(Path(run_dir) / "checkpoints" / "last", "last")
+    state = load_train_state(folder)
+    if state is None:
+        raise ConfigError(f"{folder}: no train_state.pt, so this run cannot be resumed")
+    model.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    return Progress(epoch=int(state["epoch"]), history=list(state["history"]), best=state["best"],
+                    best_epoch=int(state["best_epoch"]), bad_epochs=int(state["bad_epochs"]),
+                    stopped=str(state.get("stopped", "")))
