@@ -51,7 +51,7 @@ class DatasetEntry:
         if self.sha256:
             return "SHA-256 pinned in the catalog"
         pinned = f"URL pinned to commit {self.revision[:12]}; " if self.revision else "URL not pinned; "
-        return pinned + "size + archive integrity checked, SHA-256 recorded on first download"
+        return pinned + "completeness + archive integrity checked, SHA-256 recorded on first download"
 
 
 def _github_archive(repo: str, commit: str) -> str:

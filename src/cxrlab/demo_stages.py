@@ -1,0 +1,133 @@
+"""The stages of ``cxrlab demo`` (see :mod:`cxrlab.demo`). Each takes (cfg, state, log), records
+its outputs in ``state`` and returns a one-line message; it raises ``StageSkipped`` when it cannot
+run here. Heavy modules are imported inside the stage that needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxrlab.demo import DemoConfig, DemoState, Log, StageSkipped, clear_own_folder, require
+
+SYNTHETIC_FOLDER = "synthetic-cxr"
+
+
+def stage_data(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    if cfg.data:
+        root = Path(cfg.data)
+        if not root.is_dir():
+            raise StageSkipped(f"{root}: dataset folder not found")
+        state.data_root = root
+        return f"using the dataset folder {root}"
+    from cxrlab.data.synthetic import SYNTHETIC_TEXT, make_synthetic_dataset
+
+    root = state.out / "data" / SYNTHETIC_FOLDER
+    clear_own_folder(root, "SYNTHETIC.txt")
+    make_synthetic_dataset(root, labels=cfg.synthetic_labels, per_class=cfg.per_class, size=cfg.film_size,
+                           seed=cfg.seed, images_per_patient=cfg.images_per_patient, manifest=True)
+    state.data_root, state.synthetic = root, True
+    log(SYNTHETIC_TEXT.rstrip())
+    n = cfg.per_class * len(cfg.synthetic_labels)
+    return f"{n} SYNTHETIC films ({', '.join(cfg.synthetic_labels)}) in {root} - see SYNTHETIC.txt there"
+
+
+def stage_index(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    root = require(state.data_root, "a dataset folder")
+    from cxrlab.data.index import index_datasets, write_index
+    from cxrlab.data.manifest import write_manifest
+
+    result = index_datasets([root], workers=cfg.workers, progress=cfg.progress)
+    manifest_path = state.out / "manifest.csv"
+    write_index(result, manifest_path)
+    df = result.manifest
+    if df.empty:
+        raise StageSkipped(f"no usable images found under {root} (see {state.out / 'index_skipped.csv'})")
+    if not state.synthetic and cfg.max_per_class and df["label"].value_counts().max() > cfg.max_per_class:
+        df = _limit_per_label(df, cfg.max_per_class, cfg.seed)
+        write_manifest(df, manifest_path)
+        log(f"kept at most {cfg.max_per_class} images per label for the demo (--max-per-class)")
+    state.manifest = manifest_path
+    counts = ", ".join(f"{k} {v}" for k, v in df["label"].value_counts().sort_index().items())
+    return f"{len(df)} images ({counts}) -> {manifest_path}"
+
+
+def _limit_per_label(df, limit: int, seed: int):
+    parts = [group.sample(n=min(limit, len(group)), random_state=seed) for _, group in df.groupby("label")]
+    import pandas as pd
+
+    return pd.concat(parts).sort_values(["source", "path"], kind="stable").reset_index(drop=True)
+
+
+def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    require(state.manifest, "a manifest")
+    from cxrlab.data.audit import run_audit  # noqa: F401  (wired when the audit module lands)
+
+    raise StageSkipped("audit entry point not wired into the demo yet")
+
+
+def stage_split(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    require(state.manifest, "a manifest")
+    from cxrlab.data.splits import make_splits  # noqa: F401  (wired when the splits module lands)
+
+    raise StageSkipped("split entry point not wired into the demo yet")
+
+
+def stage_cache(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    manifest = require(state.manifest, "a manifest")
+    from cxrlab.config import PreprocessConfig
+    from cxrlab.data.cache import build_cache
+    from cxrlab.data.manifest import read_manifest
+
+    df = read_manifest(manifest)
+    state.cache_dir = state.out / "cache"
+    store = build_cache(df, state.cache_dir, PreprocessConfig(size=cfg.image_size), workers=cfg.workers,
+                        progress=cfg.progress)
+    bad = int((~store.ok).sum())
+    return f"{len(df)} images at {cfg.image_size} px in {store.path}" + (f" ({bad} unreadable)" if bad else "")
+
+
+def stage_train(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    manifest = require(state.manifest, "a manifest")
+    require(state.split_done, "train/val/test splits (split stage)")
+    from cxrlab.train.config import TrainConfig, with_options
+    from cxrlab.train.fit import fit
+
+    runs = state.out / "runs"
+    clear_own_folder(runs / "demo", "config.yaml")
+    train_cfg = with_options(
+        TrainConfig(), manifest=str(manifest), scheme=cfg.scheme, size=cfg.image_size, model=cfg.model,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, name="demo", runs_dir=str(runs), seed=cfg.seed,
+        cache_dir=str(state.cache_dir or state.out / "cache"), progress=cfg.progress,
+    )
+    state.run_dir = fit(train_cfg)
+    return f"{cfg.model}, {cfg.epochs} epochs, {cfg.image_size} px -> {state.run_dir}"
+
+
+def stage_evaluate(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    run = require(state.run_dir, "a trained model")
+    from cxrlab.evaluate.pipeline import EvaluateOptions, evaluate_run
+
+    options = EvaluateOptions(n_boot=cfg.n_boot, seed=cfg.seed)
+    out = evaluate_run(run, cache_root=state.cache_dir, options=options, log=log)
+    state.report = out / "report.html"
+    return f"report {state.report}"
+
+
+def stage_export(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    require(state.run_dir, "a trained model")
+    import cxrlab.export.bundle  # noqa: F401  (wired when the export module lands)
+
+    raise StageSkipped("export entry point not wired into the demo yet")
+
+
+def stage_predict(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    require(state.bundle, "an exported bundle")
+    import cxrlab.predict.predictor  # noqa: F401  (wired when the predict module lands)
+
+    raise StageSkipped("predict entry point not wired into the demo yet")
+
+
+STAGES = (
+    ("data", stage_data), ("index", stage_index), ("audit", stage_audit), ("split", stage_split),
+    ("cache", stage_cache), ("train", stage_train), ("evaluate", stage_evaluate), ("export", stage_export),
+    ("predict", stage_predict),
+)
