@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import socket
@@ -241,3 +242,45 @@ def test_existing_folder_is_not_overwritten(tmp_path: Path):
     (tmp_path / "set").mkdir()
     with pytest.raises(UnsafeArchiveError, match="already exists"):
         safe_extract(archive, tmp_path / "set")
+
+
+def _jpeg(film) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(film).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_covidnet_metadata_becomes_an_indexable_manifest(server, tmp_path):
+    from conftest import make_film
+
+    from cxrlab.data.index import index_datasets
+
+    meta = (b"patientid,offset,finding,view,modality,notes\n"
+            b"COVID-00003a,,COVID-19,AP erect,X-ray,\nCOVID-00003b,,COVID-19,AP erect,X-ray,\n"
+            b"COVID-00023,,No finding,PA,X-ray,\nCOVID-00047,,,,X-ray,\n")
+    members = {"r/metadata.csv": meta}
+    for i, name in enumerate(("COVID-00003a.jpg", "COVID-00003b.jpg", "COVID-00023.png", "COVID-00047.jpg")):
+        members[f"r/images/{name}"] = _jpeg(make_film("COVID", seed=i, size=48))
+    entry = get_entry("figure1-covid", base_url=server.base_url)
+    server.files[entry.url.removeprefix(server.base_url)] = make_zip(members)
+    folder = fetch_dataset(entry, tmp_path).folder
+    result = index_datasets([folder], workers=1, progress=False)
+    df = result.manifest
+    assert sorted(df["label"]) == ["COVID", "COVID", "Normal"]
+    covid_patients = set(df.loc[df["label"] == "COVID", "patient_id"])
+    assert len(covid_patients) == 1 and "COVID-00003" in covid_patients.pop()
+    assert sum(result.unknown_labels.values()) == 1  # the blank finding is counted, not guessed
+
+
+def test_actualmed_imagename_column_is_used(tmp_path):
+    from cxrlab.datasets.layout import write_covidnet_manifest
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "CR.1.png").write_bytes(b"x")
+    (tmp_path / "metadata.csv").write_text("patientid,finding,view,modality,imagename\nANON1,No finding,PA,X-ray,CR.1.png\n"
+                                           "ANON2,COVID-19,AP,X-ray,missing.png\n")
+    rows = list(csv.DictReader(open(write_covidnet_manifest(tmp_path))))
+    assert rows == [{"file": "images/CR.1.png", "class": "No finding", "original_label": "No finding",
+                     "patient_id": "ANON1", "view": "PA", "modality": "X-ray"}]

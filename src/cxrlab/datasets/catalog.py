@@ -36,6 +36,7 @@ class DatasetEntry:
     sha256: str | None = None  # pinned checksum, when known
     revision: str = ""  # immutable revision the URL points at (git commit), when any
     strip_components: int = 0  # leading folders removed from every archive member
+    layout_step: str = ""  # post-extraction step of cxrlab.datasets.layout ("" = none needed)
     manual_steps: tuple[str, ...] = ()
     notes: str = ""
 
@@ -97,7 +98,8 @@ def _entries() -> tuple[DatasetEntry, ...]:
             "Data: Actualmed / Universitat Jaume I via the COVID-Net team.",
             labels="COVID-19, No finding, blank (inconclusive) in metadata.csv 'finding'",
             approx_size="a few hundred MB (estimate, not measured: full-resolution PNGs)",
-            layout="metadata.csv + images/ (ieee8023 style; image column 'imagename')",
+            layout="metadata.csv + images/ (column 'imagename'); cxrlab writes manifest.csv from it",
+            layout_step="covidnet-metadata",
             notes="Rows with a blank finding are 'Inconclusive' and carry no label. " + _COMMIT_NOTE,
         ),
         DatasetEntry(
@@ -113,7 +115,8 @@ def _entries() -> tuple[DatasetEntry, ...]:
             "Initiative, https://github.com/agchung/Figure1-COVID-chestxray-dataset",
             labels="COVID-19, No finding, Pneumonia, blank (unknown)",
             approx_size="about 30-60 MB (estimate)",
-            layout="metadata.csv + images/ (ieee8023 style)",
+            layout="metadata.csv + images/<patientid>.jpg|png; cxrlab writes manifest.csv from it",
+            layout_step="covidnet-metadata",
             notes="Small (~55 images). 'No finding' films come from COVID cases/suspects, not healthy controls. "
             "Commit 95bb569 is the repository head of 2020-05-08.",
         ),

@@ -11,6 +11,7 @@ from cxrlab.datasets.catalog import DatasetEntry, manual_instructions
 from cxrlab.datasets.download import Progress, download, sha256_file
 from cxrlab.datasets.errors import ChecksumError, DatasetError
 from cxrlab.datasets.extract import safe_extract
+from cxrlab.datasets.layout import apply_layout
 from cxrlab.io.atomic import write_text
 
 INFO_FILE = "DATASET.txt"
@@ -81,6 +82,7 @@ def fetch_dataset(
                           connect_timeout=connect_timeout, retries=retries, progress=progress)
         path, digest = result.path, result.sha256
     files = safe_extract(path, folder, strip_components=entry.strip_components)
+    apply_layout(entry.layout_step, folder)
     if not entry.sha256 and not sha256 and not recorded:
         write_text(record_path(dest_root, entry), f"{digest}  {entry.filename}\n")
     write_text(folder / INFO_FILE, describe(entry, digest, checked))
