@@ -27,19 +27,18 @@ def index_command(
     from cxrlab.data.index import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
-    target = out / "manifest.csv" if out.is_dir() else out
+    target = out / "manifest.csv" if out.is_dir() or not out.suffix else out
     result = index_datasets(roots, workers=workers, progress=progress, frontal_only=not keep_lateral)
     files = write_index(result, target)
     _print_summary(result, files)
     if result.manifest.empty:
         raise CxrlabError(
-            f"no labelled X-ray images found under {', '.join(map(str, roots))} (see {files.excluded} and {files.skipped})"
+            f"no labelled X-ray images found under {', '.join(map(str, roots))} "
+            f"(see {files.excluded} and {files.skipped})"
         )
 
 
 def _print_summary(result, files) -> None:
-    from rich.table import Table
-
     con = console()
     labels = _label_table(result)
     if not con.is_terminal:  # piped/captured output: do not squeeze the table into 80 columns
@@ -47,24 +46,31 @@ def _print_summary(result, files) -> None:
 
         con = Console(width=max(con.width, con.measure(labels, options=con.options.update_width(1000)).maximum))
     con.print(labels)
-    if result.excluded:
-        table = Table(title="Excluded on purpose", title_justify="left")
-        table.add_column("reason")
-        table.add_column("images", justify="right")
-        for reason, count in result.excluded_counts.most_common():
-            table.add_row(reason, f"{count:,}")
-        con.print(table)
-    else:
-        con.print("Excluded on purpose: none")
+    con.print(_excluded_table(result) if result.excluded else "Excluded on purpose: none")
+
+    def say(text: str) -> None:
+        con.print(text, highlight=False, soft_wrap=True)
+
     if result.unknown_labels:
         shown = ", ".join(f"{label!r} ({n:,})" for label, n in result.unknown_labels.most_common(10))
-        con.print(f"Unknown labels (not mapped to a canonical label): {shown}", highlight=False)
+        say(f"Unknown labels (not mapped to a canonical label): {shown}")
+    if result.excluded:
+        say(f"Excluded files listed in {files.excluded}")
+    say(f"Skipped {len(result.skipped):,} unreadable/non-image file(s): list in {files.skipped}")
     n = len(result.manifest)
     rate = n / result.seconds if result.seconds > 0 else 0.0
-    con.print(f"Skipped {len(result.skipped):,} unreadable/non-image file(s): list in {files.skipped}", highlight=False)
-    con.print(f"Excluded list: {files.excluded}", highlight=False)
-    con.print(f"[bold]Manifest:[/] {files.manifest} ({n:,} images, {result.seconds:.1f} s, {rate:,.0f} images/s)",
-              highlight=False)
+    say(f"[bold]Manifest:[/] {files.manifest} ({n:,} images, {result.seconds:.1f} s, {rate:,.0f} images/s)")
+
+
+def _excluded_table(result):
+    from rich.table import Table
+
+    table = Table(title="Excluded on purpose", title_justify="left")
+    table.add_column("reason")
+    table.add_column("images", justify="right")
+    for reason, count in result.excluded_counts.most_common():
+        table.add_row(reason, f"{count:,}")
+    return table
 
 
 def _label_table(result):

@@ -12,6 +12,7 @@ import math
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cxrlab.data.index_decode import describe_chunk
 from cxrlab.data.layouts import Candidate, discover
 from cxrlab.data.layouts.common import LATERAL, NOT_XRAY, is_lateral, is_xray_modality, namespaced
 from cxrlab.data.manifest import CORE_COLUMNS, write_manifest
+from cxrlab.errors import CxrlabError
 from cxrlab.io.atomic import atomic_path
 
 SKIPPED_NAME = "index_skipped.csv"
@@ -107,24 +109,34 @@ def decode_all(paths: list[str], *, workers: int = 2, progress: bool = True) -> 
         return []
     size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (max(workers, 1) * 8))))
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    with _progress_bar(progress) as bar:
-        task = bar.add_task("indexing", total=len(paths))
-        if workers <= 1:
+    if workers <= 1:
+        with _progress_bar(progress) as bar:
+            task = bar.add_task("indexing", total=len(paths))
             results = []
             for chunk in chunks:
                 results.extend(describe_chunk(chunk))
                 bar.advance(task, len(chunk))
             return results
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+    try:
+        # Submit before the progress bar starts its refresh thread: workers are forked at first submit.
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
             futures = {pool.submit(describe_chunk, chunk): len(chunk) for chunk in chunks}
-            for future in as_completed(futures):
-                bar.advance(task, futures[future])
+            with _progress_bar(progress) as bar:
+                task = bar.add_task("indexing", total=len(paths))
+                for future in as_completed(futures):
+                    bar.advance(task, futures[future])
             return [info for future in futures for info in future.result()]
+    except BrokenProcessPool:
+        raise CxrlabError(
+            "a decoding worker process died (out of memory or a crashing decoder?); try again with --workers 1"
+        ) from None
 
 
 def _progress_bar(enabled: bool):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
