@@ -74,16 +74,18 @@ def size_figure(df: pd.DataFrame, sources: list[str]) -> bytes:
     h = pd.to_numeric(df["height"], errors="coerce")
     with _figure(10, 3.8) as fig:
         ax1, ax2 = fig.subplots(1, 2)
-        by_size = sorted(sources, key=lambda s: -int((df["source"] == s).sum()))
-        for src in by_size:
-            mask = (df["source"] == src).to_numpy()
-            ax1.scatter(w[mask], h[mask], s=12, alpha=0.45, color=cmap(sources.index(src) % 8),
-                        label=f"{src} (n={int(mask.sum()):,})", rasterized=True, edgecolors="none")
+        sizes = pd.DataFrame({"source": df["source"].astype(str), "w": w, "h": h}).dropna()
+        counts = sizes.groupby(["source", "w", "h"]).size().rename("n").reset_index()
+        for src in sorted(sources, key=lambda s: -int((df["source"] == s).sum())):
+            sel = counts[counts["source"] == src]
+            ax1.scatter(sel["w"], sel["h"], s=6 + 3 * np.sqrt(sel["n"]), alpha=0.5, color=cmap(sources.index(src) % 8),
+                        label=f"{src} (n={int(sel['n'].sum()):,})", edgecolors="none")
         ax1.set_xlabel("width (px)")
         ax1.set_ylabel("height (px)")
-        ax1.set_title("Image size by source", loc="left")
-        for handle in ax1.legend(markerscale=1.5).legend_handles:
+        ax1.set_title("Image size by source (marker area ~ number of images)", loc="left")
+        for handle in ax1.legend().legend_handles:
             handle.set_alpha(1)
+            handle.set_sizes([20])
         short = np.minimum(w, h).dropna()
         ax2.hist([short[(df["source"] == s).to_numpy()[short.index]] for s in sources], bins=30, stacked=True,
                  color=[cmap(i % 8) for i in range(len(sources))], label=sources)
