@@ -152,6 +152,12 @@ def test_folder_labels_are_strict():
     assert folder_label("covid-cxnet") is None and folder_label("covid19-radiography-db") is None
 
 
+def test_overlapping_roots_index_each_file_once(tmp_path):
+    make_kermany(tmp_path / "k")
+    result = _index(tmp_path / "k", tmp_path / "k" / "chest_xray", tmp_path / "k")
+    assert len(result.manifest) == 6 and result.manifest["path"].is_unique
+
+
 def test_missing_root_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         _index(tmp_path / "nope")

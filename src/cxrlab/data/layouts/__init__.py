@@ -18,9 +18,12 @@ def dataset_folders(root: Path) -> list[tuple[Path, str]]:
     root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise ConfigError(f"{root}: dataset folder not found" if not root.exists() else f"{root}: not a folder")
-    if looks_like_dataset(root):
-        return [(root, root.name)]
-    return [(sub, sub.name) for sub in list_folder(root)[1]]
+    try:
+        if looks_like_dataset(root):
+            return [(root, root.name)]
+        return [(sub, sub.name) for sub in list_folder(root)[1]]
+    except OSError as exc:
+        raise ConfigError(f"{root}: cannot read the folder ({exc.strerror or exc})") from None
 
 
 def discover(roots: list[Path], frontal_only: bool = True) -> Found:
