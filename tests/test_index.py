@@ -13,6 +13,7 @@ from cxrlab.data.layouts.common import LATERAL, MASK, NOT_XRAY, UNKNOWN_LABEL, U
 from cxrlab.data.manifest import CORE_COLUMNS, read_manifest
 from cxrlab.errors import ConfigError
 from cxrlab.io.images import read_image, to_uint8
+from cxrlab.labels import canonical_label
 from helpers_index import (
     make_dicoms, make_ieee8023, make_kermany, make_manifest_source, make_radiography_db, save_image,
 )
@@ -145,10 +146,20 @@ def test_unknown_class_folder_is_counted_by_name(tmp_path):
     assert result.unknown_labels == {"Emphysema": 1}
 
 
+def test_negated_covid_labels_are_unknown_not_covid(tmp_path):
+    save_image(tmp_path / "ds" / "Non-COVID" / "x.png", seed=1)
+    save_image(tmp_path / "ds" / "COVID" / "y.png", seed=2)
+    result = _index(tmp_path / "ds")
+    assert result.manifest["label"].tolist() == ["COVID"] and result.unknown_labels == {"Non-COVID": 1}
+    assert canonical_label("Non-COVID") is None and canonical_label("COVID negative") is None
+    assert canonical_label("covid19 folder") == "COVID"
+
+
 def test_folder_labels_are_strict():
     assert folder_label("Viral Pneumonia") == "Pneumonia-Viral"
     assert folder_label("Lung_Opacity") == "Lung_Opacity"
     assert folder_label("NORMAL") == "Normal" and folder_label("COVID-19") == "COVID"
+    assert folder_label("virus") == "Pneumonia-Viral" and folder_label("Bacteria") == "Pneumonia-Bacterial"
     assert folder_label("covid-cxnet") is None and folder_label("covid19-radiography-db") is None
 
 

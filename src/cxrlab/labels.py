@@ -64,7 +64,7 @@ def canonical_label(original: str) -> str | None:
     for part in reversed(parts):
         if part in _ALIASES and _ALIASES[part] != PNEUMONIA:
             return _ALIASES[part]
-    if "covid" in key:
+    if "covid" in key and not re.search(r"\b(non|not|no|negative)\b", key):  # never "Non-COVID" -> COVID
         return COVID
     if parts and parts[0] in _ALIASES:
         return _ALIASES[parts[0]]

@@ -37,7 +37,7 @@ _MASK_DIRS = frozenset({"mask", "masks", "lung masks", "lung mask", "segmentatio
 _CLASS_DIRS = frozenset({
     "covid", "covid19", "covid 19", "sars cov 2", "normal", "no finding", "healthy", "pneumonia",
     "viral pneumonia", "viralpneumonia", "pneumonia viral", "bacterial pneumonia", "bacterialpneumonia",
-    "pneumonia bacterial", "lung opacity", "other", "tuberculosis",
+    "pneumonia bacterial", "bacteria", "bacterial", "virus", "lung opacity", "other", "tuberculosis",
 })
 _LATERAL_VIEWS = frozenset({"l", "ll", "rl", "lat", "lateral", "left lateral", "right lateral"})
 _XRAY_MODALITIES = frozenset({"", "x ray", "xray", "cr", "dx", "dr", "rx", "ot", "cxr", "radiograph"})
