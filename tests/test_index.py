@@ -9,7 +9,9 @@ import pytest
 
 from cxrlab.data.fingerprint import fingerprint
 from cxrlab.data.index import index_datasets, write_index
-from cxrlab.data.layouts.common import LATERAL, MASK, NOT_XRAY, UNKNOWN_LABEL, UNLISTED, folder_label
+from cxrlab.data.layouts.common import (
+    CLASS_FOLDER_NAMES, LATERAL, MASK, NOT_XRAY, UNKNOWN_LABEL, UNLISTED, folder_label,
+)
 from cxrlab.data.manifest import CORE_COLUMNS, read_manifest
 from cxrlab.errors import ConfigError
 from cxrlab.io.images import read_image, to_uint8
@@ -160,6 +162,8 @@ def test_folder_labels_are_strict():
     assert folder_label("Lung_Opacity") == "Lung_Opacity"
     assert folder_label("NORMAL") == "Normal" and folder_label("COVID-19") == "COVID"
     assert folder_label("virus") == "Pneumonia-Viral" and folder_label("Bacteria") == "Pneumonia-Bacterial"
+    assert all(folder_label(name) for name in CLASS_FOLDER_NAMES)
+    assert folder_label("Pneumonia_Viral") == "Pneumonia-Viral" and folder_label("SARS-CoV-2") == "COVID"
     assert folder_label("covid-cxnet") is None and folder_label("covid19-radiography-db") is None
 
 

@@ -34,7 +34,7 @@ _SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val", 
            "dev": "val", "test": "test", "testing": "test"}
 _MASK_DIRS = frozenset({"mask", "masks", "lung masks", "lung mask", "segmentation", "segmentations"})
 #: Folder names taken as class folders (normalised: lower case, runs of space/_/- -> one space).
-_CLASS_DIRS = frozenset({
+CLASS_FOLDER_NAMES = frozenset({
     "covid", "covid19", "covid 19", "sars cov 2", "normal", "no finding", "healthy", "pneumonia",
     "viral pneumonia", "viralpneumonia", "pneumonia viral", "bacterial pneumonia", "bacterialpneumonia",
     "pneumonia bacterial", "bacteria", "bacterial", "virus", "lung opacity", "other", "tuberculosis",
@@ -54,9 +54,10 @@ def folder_label(name: str) -> str | None:
     mistaken for a ``COVID`` class folder.
     """
     norm = normalise_name(name)
-    if norm not in _CLASS_DIRS:
+    if norm not in CLASS_FOLDER_NAMES:
         return None
-    return canonical_label(name) or canonical_label(norm)
+    spellings = (name, norm, norm.replace(" ", "-"), norm.replace(" ", "_"))
+    return next((label for label in map(canonical_label, spellings) if label), None)
 
 
 def split_name(name: str) -> str | None:
