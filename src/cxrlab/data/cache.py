@@ -114,6 +114,7 @@ def build_cache(
         errors = decode_rows(tmp, todo, rows.paths, rows.sha1s, cfg, workers=workers, progress=progress)
         _fill_duplicates(tmp, rows, errors)
         _fsync(tmp)
+        _remove(folder / f"{rows.segment_id}.json")  # same rows, changed files: the old sidecar goes first
         os.replace(tmp, final)
     finally:
         if tmp.exists():
