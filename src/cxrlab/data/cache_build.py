@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.cache_worker import DecodeTask, decode_chunk
+from cxrlab.data.cache_worker import DecodeTask, decode_chunk, exit_with_parent
 
 #: Rows per worker task: big enough to amortise inter-process overhead, small enough for a live bar.
 CHUNK_ROWS = 64
@@ -62,11 +63,16 @@ def decode_rows(
                 advance(len(task.rows))
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
+                                     initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(decode_chunk, task): len(task.rows) for task in tasks}
-                for future in as_completed(futures):
-                    errors.update(future.result())
-                    advance(futures[future])
+                try:
+                    for future in as_completed(futures):
+                        errors.update(future.result())
+                        advance(futures[future])
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C / a failure: do not finish the queue
+                    raise
     return errors
 
 

@@ -8,6 +8,9 @@ back to the parent process.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +70,16 @@ def decode_chunk(task: DecodeTask) -> dict[int, str]:
     finally:
         del out
     return errors
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    """Worker initializer: end this process soon after the parent dies (e.g. a killed build), so
+    no orphaned workers stay behind waiting on a pipe that will never be written."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="cxrlab-parent-watch", daemon=True).start()
