@@ -1,0 +1,52 @@
+"""``cxrlab explain``: Grad-CAM overlays for image files, written as PNGs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cxrlab.errors import ImageReadError
+from cxrlab.explain.gradcam import gradcam
+from cxrlab.explain.overlay import overlay_heatmap, png_bytes
+from cxrlab.io.atomic import write_bytes
+from cxrlab.io.images import read_image, to_uint8
+
+
+@dataclass(frozen=True)
+class Explained:
+    path: str
+    output: str = ""  # the overlay PNG ("" when the image could not be read)
+    explained_class: str = ""
+    predicted: str = ""
+    probability: float = float("nan")  # of the predicted class
+    error: str = ""
+
+
+def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | Path,
+                  class_name: str | None = None, which: str = "best") -> list[Explained]:
+    """Grad-CAM overlay PNGs for ``paths`` (unreadable files are reported, not fatal)."""
+    from cxrlab.train.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(run, which)
+    results: list[Explained | None] = [None] * len(paths)
+    films, readable = [], []
+    for i, path in enumerate(paths):
+        try:
+            films.append(to_uint8(read_image(path)))
+            readable.append(i)
+        except ImageReadError as exc:
+            results[i] = Explained(str(path), error=exc.reason)
+    if films:
+        res = gradcam(model, meta, films, class_name, preprocessed=False)
+        for j, i in enumerate(readable):
+            cls = meta.classes[int(res.targets[j])]
+            pred = int(res.probs[j].argmax())
+            target = Path(out_dir) / f"{i:04d}_{_safe(Path(paths[i]).stem)}_gradcam_{_safe(cls)}.png"
+            write_bytes(target, png_bytes(overlay_heatmap(res.images[j], res.cams[j])))
+            results[i] = Explained(str(paths[i]), str(target), cls, meta.classes[pred], float(res.probs[j, pred]))
+    return [r for r in results if r is not None]
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:60] or "image"

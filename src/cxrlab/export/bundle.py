@@ -1,0 +1,71 @@
+"""``export_bundle(run, out)``: checkpoint -> verified ``model.cxrlab`` bundle."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.export.bundle_file import read_bundle, sha256_hex, write_bundle
+from cxrlab.export.card import build_card
+from cxrlab.export.onnx_graph import OPSET, ExportError, Parity, bundle_graph, check_parity, export_onnx
+from cxrlab.explain.targets import find_target_layer
+
+#: ONNX Runtime must match PyTorch this closely on the sample inputs (max |logit difference|).
+DEFAULT_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: str
+    exporter: str
+    parity: Parity
+    heatmaps: bool
+    bytes: int
+    sha256: str
+
+
+def parity_inputs(meta, seed: int = 0) -> np.ndarray:
+    """Sample model inputs: synthetic films of several patterns (through the real preprocessing)
+    plus one pure-noise input."""
+    rng = np.random.default_rng(seed)
+    cfg = meta.preprocess_config()
+    films = [preprocess(to_uint8_film(synthetic_film(label, rng, 128)), cfg)
+             for label in ("Normal", "COVID", "Pneumonia", "Lung_Opacity")]
+    films.append(rng.integers(0, 256, (cfg.size, cfg.size), dtype=np.uint8))
+    return to_model_input(np.stack(films), meta.mean, meta.std, meta.in_chans)
+
+
+def export_bundle(run: str | Path, out: str | Path, which: str = "best", evaluation: str | Path | None = None,
+                  exporter: str = "auto", tolerance: float = DEFAULT_TOLERANCE) -> ExportReport:
+    """Export the checkpoint of ``run`` to ONNX, check ONNX Runtime against PyTorch (fails above
+    ``tolerance``), write the bundle atomically and re-open it to verify the checksums."""
+    from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
+
+    folder = resolve_checkpoint_dir(run, which)
+    model, meta = load_checkpoint(folder)
+    graph = bundle_graph(model, meta.in_chans, meta.input_size)
+    onnx_bytes, used = export_onnx(graph, meta.in_chans, meta.input_size, exporter)
+    parity = check_parity(onnx_bytes, graph, parity_inputs(meta), meta.temperature)
+    worst_cam = parity.cams_max_rel_diff or 0.0
+    if parity.logits_max_abs_diff > tolerance or worst_cam > tolerance:
+        raise ExportError(
+            f"{folder}: ONNX Runtime disagrees with PyTorch (max |logit diff| {parity.logits_max_abs_diff:.2e}, "
+            f"CAM relative diff {worst_cam:.2e}, tolerance {tolerance:.0e}); bundle not written"
+        )
+    card = build_card(meta, folder, Path(evaluation) if evaluation else None)
+    layer = find_target_layer(model, meta.in_chans, min(meta.input_size, 64)).name
+    card["outputs"] = {"logits": "raw scores; probabilities = softmax(logits / temperature)",
+                       "cams": "per-class activation maps (N, classes, h, w); equal to Grad-CAM for this head"
+                       if graph.with_cams else None}
+    card["heatmap"] = {"available": graph.with_cams, "method": "CAM from the exported graph (= Grad-CAM)"
+                       if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'",
+                       "layer": layer}
+    card["export"] = {"exporter": used, "opset": OPSET, "tolerance": tolerance, "parity": asdict(parity)}
+    path = write_bundle(out, onnx_bytes, card)
+    read_bundle(path)  # verify what was written
+    data = Path(path).read_bytes()
+    return ExportReport(str(path), used, parity, graph.with_cams, len(data), sha256_hex(data))

@@ -1,0 +1,122 @@
+"""The model card (``card.json``): everything a user of the bundle needs to know, in one JSON.
+
+Built from the checkpoint's metadata, the run folder's ``split_manifest.csv`` (training data
+summary) and, when present, the evaluation's ``metrics.json`` (headline metrics with CIs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cxrlab import __version__
+from cxrlab.export.bundle_file import BUNDLE_FORMAT, BUNDLE_VERSION
+
+INTENDED_USE = (
+    "RESEARCH AND EDUCATION ONLY. This model is not a medical device and has not been cleared or "
+    "validated for clinical use: do not use it to diagnose, triage, or make any decision about a patient."
+)
+
+LIMITATIONS = (
+    "Shortcut risk: public COVID chest X-ray collections mix hospitals, countries, ages and devices "
+    "per class, so a classifier can score well by recognising the source (text markers, borders, "
+    "exposure, paediatric anatomy, compression) instead of disease. Check the evaluation's shortcut "
+    "report and its external-source results before trusting any number on this card.",
+    "Metrics were measured on the data named below; performance on other hospitals, scanners, "
+    "populations or disease prevalence can be much lower.",
+    "Probabilities are calibrated (temperature scaling) and the operating threshold chosen on the "
+    "validation split of the training distribution; both shift with prevalence and source.",
+    "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
+    "get a confident but meaningless answer.",
+    "Heatmaps (class activation maps) show which regions drove the score, not where disease is; they "
+    "are coarse (1/32 of the input resolution for most backbones).",
+)
+
+
+def run_folder(checkpoint_dir: Path) -> Path:
+    """``runs/<name>/`` for ``runs/<name>/checkpoints/<which>``; the folder itself otherwise."""
+    checkpoint_dir = Path(checkpoint_dir)
+    return checkpoint_dir.parent.parent if checkpoint_dir.parent.name == "checkpoints" else checkpoint_dir
+
+
+def build_card(meta, checkpoint_dir: Path, evaluation: Path | None = None) -> dict[str, Any]:
+    """The card for ``meta`` (CheckpointMeta); ``evaluation`` = a metrics.json (default: the run's)."""
+    run = run_folder(checkpoint_dir)
+    evaluation = evaluation if evaluation is not None else run / "evaluation" / "metrics.json"
+    return {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "name": run.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cxrlab_version": __version__,
+        "intended_use": INTENDED_USE,
+        "limitations": list(LIMITATIONS),
+        "architecture": meta.architecture,
+        "classes": list(meta.classes),
+        "label_scheme": meta.label_scheme,
+        "input": {"name": "input", "shape": ["batch", meta.in_chans, meta.input_size, meta.input_size],
+                  "dtype": "float32", "size": meta.input_size, "channels": meta.in_chans},
+        "preprocessing": {**dict(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
+                          "steps": "decode (PNG/JPEG/DICOM, MONOCHROME2) -> 8-bit gray -> resize/equalise "
+                                   "(cxrlab.data.preprocess) -> x/255 -> (x - mean) / std"},
+        "temperature": float(meta.temperature or 1.0),
+        "thresholds": _finite(meta.thresholds),
+        "metrics": {"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
+        "training_data": training_data(run / "split_manifest.csv"),
+        "source": {"checkpoint": str(checkpoint_dir), "epoch": meta.epoch, "git_commit": meta.git_commit,
+                   "checkpoint_created": meta.created, "versions": dict(meta.versions)},
+    }
+
+
+def training_data(split_manifest: Path) -> dict[str, Any] | None:
+    """Counts per split, class and source from the run's ``split_manifest.csv`` (None if absent)."""
+    if not split_manifest.exists():
+        return None
+    import pandas as pd
+
+    df = pd.read_csv(split_manifest, dtype=str, keep_default_na=False)
+    out: dict[str, Any] = {"file": str(split_manifest), "images": int(len(df))}
+    if "patient_id" in df:
+        out["patients"] = int(df.loc[df["patient_id"] != "", "patient_id"].nunique())
+    for column, key in (("split", "by_split"), ("source", "by_source")):
+        if column in df:
+            out[key] = {str(k): int(v) for k, v in df[column].value_counts().sort_index().items()}
+    if "split" in df and "label" in df:
+        table = df.groupby(["split", "label"]).size()
+        out["labels_by_split"] = {s: {lab: int(n) for (sp, lab), n in table.items() if sp == s}
+                                  for s in sorted(df["split"].unique())}
+    return out
+
+
+def _evaluation(path: Path) -> dict[str, Any] | None:
+    """The headline numbers (value + 95% CI) of an evaluation's metrics.json, if there is one."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"file": str(path), "note": "metrics.json unreadable"}
+    evaluated = data.get("evaluated") if isinstance(data.get("evaluated"), dict) else {}
+    comparison = data.get("comparison") if isinstance(data.get("comparison"), dict) else {}
+    return _finite({
+        "file": str(path),
+        "evaluated_on": evaluated.get("name"),
+        "external": evaluated.get("external"),
+        "headline": data.get("headline"),
+        "confidence": data.get("bootstrap"),
+        "external_vs_internal": comparison.get("verdict"),
+    })
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

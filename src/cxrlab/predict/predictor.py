@@ -1,0 +1,104 @@
+"""``Predictor``: a verified bundle in ONNX Runtime. No torch; preprocessing is exactly
+``cxrlab.data.preprocess`` (the same code training used), probabilities are temperature-scaled,
+decisions follow the card's operating thresholds, heatmaps come from the graph's ``cams`` output.
+Thread-safe: ``predict_*`` only read state (ONNX Runtime sessions may be run concurrently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxrlab.config import PreprocessConfig, from_dict
+from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.explain.overlay import normalize_cam
+from cxrlab.export.bundle_file import BundleError, read_bundle
+from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
+from cxrlab.predict.decision import Decision, class_thresholds, decide
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: dict[str, float]
+    label: str  # the most probable class
+    decision: Decision  # at the operating thresholds
+    image: np.ndarray  # (S, S) uint8: what the model saw
+    heatmap: np.ndarray | None = None  # (S, S) float32 in [0, 1], for ``label``
+
+
+class Predictor:
+    def __init__(self, session, card: dict[str, Any], source: str = "") -> None:
+        self.session = session
+        self.card = card
+        self.source = source
+        self.classes: tuple[str, ...] = tuple(card["classes"])
+        pre = {k: v for k, v in card["preprocessing"].items() if k in ("size", "resize", "equalize")}
+        self.preprocess_config: PreprocessConfig = from_dict(PreprocessConfig, pre)
+        self.mean = tuple(card["preprocessing"]["mean"])
+        self.std = tuple(card["preprocessing"]["std"])
+        self.in_chans = int(card["input"]["channels"])
+        self.temperature = float(card.get("temperature") or 1.0)
+        self.thresholds = class_thresholds(card.get("thresholds"), self.classes)
+        outputs = [o.name for o in session.get_outputs()]
+        if "logits" not in outputs or [i.name for i in session.get_inputs()] != ["input"]:
+            raise BundleError(f"{source}: model.onnx does not have the input/outputs its card describes")
+        self.has_heatmaps = "cams" in outputs
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, threads: int = 0) -> Predictor:
+        """Verify and load a bundle (``threads``: ONNX Runtime intra-op threads, 0 = its default)."""
+        import onnxruntime as ort
+
+        bundle = read_bundle(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(int(threads), 0)
+        try:
+            session = ort.InferenceSession(bundle.onnx, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for invalid graphs
+            raise BundleError(f"{path}: ONNX Runtime cannot load model.onnx ({str(exc)[:300]})") from None
+        return cls(session, bundle.card, str(path))
+
+    @property
+    def size(self) -> int:
+        return self.preprocess_config.size
+
+    def load(self, source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """Read a file or bytes (PNG/JPEG/DICOM...) into the model's ``(S, S)`` uint8 view.
+        Raises ``ImageReadError``."""
+        image = read_image(source, name=name, max_pixels=max_pixels)
+        return preprocess(to_uint8(image), self.preprocess_config)
+
+    def predict_images(self, grays: Sequence[np.ndarray], heatmaps: bool = False) -> list[Prediction]:
+        """Predict 2-D uint8 films of any size (preprocessed here)."""
+        views = [preprocess(np.asarray(g, dtype=np.uint8), self.preprocess_config) for g in grays]
+        return self.predict_views(np.stack(views) if views else np.zeros((0, self.size, self.size), np.uint8), heatmaps)
+
+    def predict_views(self, views: np.ndarray, heatmaps: bool = False) -> list[Prediction]:
+        """Predict model-size views ``(N, S, S)`` uint8 in one ONNX Runtime call."""
+        if len(views) == 0:
+            return []
+        x = to_model_input(np.asarray(views, dtype=np.uint8), self.mean, self.std, self.in_chans)
+        want_cams = heatmaps and self.has_heatmaps
+        outputs = self.session.run(["logits", "cams"] if want_cams else ["logits"], {"input": x})
+        probs = _softmax(outputs[0].astype(np.float64) / self.temperature)
+        results = []
+        for i, row in enumerate(probs):
+            k = int(row.argmax())
+            heat = normalize_cam(outputs[1][i, k], (self.size, self.size)) if want_cams else None
+            results.append(Prediction(
+                probabilities={c: float(p) for c, p in zip(self.classes, row)},
+                label=self.classes[k],
+                decision=decide(row, self.classes, self.thresholds),
+                image=views[i],
+                heatmap=heat,
+            ))
+        return results
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
