@@ -49,6 +49,9 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
         "cross_source_pairs": [{"a": "x.png", "b": "y.png"}], "sources_with_copies": ["dark", "bright"],
     }), encoding="utf-8")
     (audit / "pairs.csv").write_text("a,b\n", encoding="utf-8")
+    manifest["dup_group"] = ""
+    manifest.loc[[0, 6], "dup_group"] = "g1"  # one copy in each source
+    manifest.loc[[1, 2], "dup_group"] = "g2"  # same source, val and test
     before = dict(matplotlib.rcParams)
     out = make_eda_report(manifest, tmp_path / "rep" / "eda.html", audit_dir=audit, samples_per_class=2, seed=1)
     assert dict(matplotlib.rcParams) == before  # no global style changes
@@ -66,6 +69,9 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
             "mean vs std per class", "brightness and contrast histograms"} <= set(figures)
     # 2 samples per class (2 classes) + 2 per source (2 sources)
     assert len(THUMB.findall(text)) == 8
+    # duplicate groups from the manifest: 2 groups, one across sources (and splits)
+    assert re.search(r"<b>2</b><span>duplicate groups</span>.*<b>1</b><span>groups across sources</span>", text)
+    assert "<b>1</b><span>groups across splits</span>" in text
     # audit summary values and its nested parts are shown
     assert "near duplicate groups" in text and "1,234" in text and "y.png" in text and "pairs.csv" in text
 

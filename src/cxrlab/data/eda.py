@@ -50,7 +50,7 @@ def make_eda_report(
     report.add("sizes", "Image size and bit depth", _sizes(df))
     report.add("intensity", "Intensity", _intensity(df, classes, colors))
     report.add("samples", "Random samples", _samples(df, samples_per_class, seed))
-    report.add("audit", "Leakage audit", _audit(Path(audit_dir) if audit_dir else None))
+    report.add("audit", "Leakage audit", _duplicates(df) + _audit(Path(audit_dir) if audit_dir else None))
     out = Path(out_html)
     write_text(out, report.render())
     return out
@@ -164,6 +164,21 @@ def _samples(df: pd.DataFrame, per_group: int, seed: int) -> str:
     for src, thumbs in sample_thumbs(df, "source", "label", per_group, seed + 1).items():
         parts += [f"<h3>{esc(src)}</h3>", thumb_grid(thumbs)]
     return "".join(parts)
+
+
+def _duplicates(df: pd.DataFrame) -> str:
+    """Duplicate groups recorded in the manifest (``dup_group``, written by the audit): how many span
+    several sources, splits or labels."""
+    if not _has(df, "dup_group"):
+        return ""
+    dups = df[df["dup_group"].astype(str) != ""]
+    groups = dups.groupby("dup_group")
+    spans = {"duplicate groups": groups.ngroups, "images in them": len(dups),
+             "groups across sources": int((groups["source"].nunique() > 1).sum()),
+             "groups with disagreeing labels": int((groups["label"].nunique() > 1).sum())}
+    if _has(dups, "split"):
+        spans["groups across splits"] = int((groups["split"].nunique() > 1).sum())
+    return "<h3>Duplicate groups in the manifest</h3>" + cards_html(list(spans.items()))
 
 
 def _audit(audit_dir: Path | None) -> str:
