@@ -16,7 +16,7 @@ from cxrlab.data.synthetic import make_synthetic_dataset
 LABELS = ("COVID", "Normal", "Pneumonia")
 
 
-def make_manifest(root: Path, per_class: int = 12, size: int = 48, seed: int = 0, val_every: int = 4) -> Path:
+def make_manifest(root: Path, per_class: int = 12, size: int = 48, seed: int = 0, val_every: int = 5) -> Path:
     """Synthetic films + ``manifest.csv`` (every ``val_every``-th image of a class is val, the next test)."""
     data = make_synthetic_dataset(root / "data", LABELS, per_class=per_class, size=size, seed=seed)
     rows = []
@@ -35,4 +35,4 @@ def tiny_overrides(root: Path, name: str = "run", epochs: int = 2, size: int = 3
     """``--set`` style overrides for a fast CPU run under ``root``."""
     return [f"data.manifest={root / 'manifest.csv'}", f"data.cache_dir={root / 'cache'}", f"runs_dir={root / 'runs'}",
             f"name={name}", f"epochs={epochs}", f"data.preprocess.size={size}", "batch_size=8", "eval_batch_size=16",
-            "progress=false", "data.cache_workers=0", "optim.warmup_epochs=0.5"]
+            "progress=false", "data.cache_workers=0", "optim.warmup_epochs=0.5", "threads=1"]

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank
+from cxrlab.train.optim import freeze_backbone_norm_stats
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,13 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_batch: Callable[[int, float, float], None] | None = None,
+    frozen_backbone: bool = False,
 ) -> dict[str, float]:
     """Train over ``loader``; returns global ``loss``, ``accuracy``, ``images``, ``seconds``,
     ``interrupted`` (the time budget ran out mid-epoch)."""
     model.train()
+    if frozen_backbone:
+        freeze_backbone_norm_stats(model.module if hasattr(model, "module") else model)
     total_loss = correct = seen = 0.0
     start = time.perf_counter()
     interrupted = False

@@ -31,6 +31,16 @@ def set_backbone_frozen(model: nn.Module, frozen: bool) -> None:
         param.requires_grad_(name in head or not frozen)
 
 
+def freeze_backbone_norm_stats(model: nn.Module) -> None:
+    """Put the backbone's BatchNorm layers in eval mode (call after ``model.train()`` while frozen),
+    so a frozen backbone really stays as it was, running statistics included."""
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    head_modules = set(head.modules()) if isinstance(head, nn.Module) else set()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module not in head_modules:
+            module.eval()
+
+
 def build_optimizer(model: nn.Module, cfg: OptimConfig, backbone_lr_mult: float = 1.0) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and norm parameters (1-D), lower LR for the backbone."""
     head = head_parameter_names(model)

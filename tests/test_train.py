@@ -1,0 +1,111 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cxrlab.config import save_config
+from cxrlab.errors import ConfigError
+from cxrlab.labels import builtin_schemes
+from cxrlab.train.config import TrainConfig, load_train_config, with_options
+from cxrlab.train.data import select_rows
+from cxrlab.train.losses import FocalLoss, balanced_class_weights, build_criterion
+from cxrlab.train.metrics import classification_metrics
+from cxrlab.train.optim import warmup_cosine
+from cxrlab.train.sampling import WeightedEpochSampler, build_eval_sampler, build_train_sampler, class_balanced_weights
+
+
+def test_config_yaml_overrides_and_options(tmp_path):
+    (tmp_path / "t.yaml").write_text("epochs: 7\nmodel: {name: resnet18, freeze_epochs: 2}\nloss: {imbalance: focal}\n")
+    cfg = load_train_config(tmp_path / "t.yaml", ["optim.lr=3e-4", "data.preprocess.size=128"])
+    assert (cfg.epochs, cfg.model.name, cfg.model.freeze_epochs, cfg.loss.imbalance) == (7, "resnet18", 2, "focal")
+    assert cfg.optim.lr == pytest.approx(3e-4) and cfg.data.preprocess.size == 128
+    cfg = with_options(cfg, model="cnn-small", size=64, epochs=None, manifest="m.csv")
+    assert (cfg.model.name, cfg.data.preprocess.size, cfg.epochs, cfg.data.manifest) == ("cnn-small", 64, 7, "m.csv")
+    save_config(cfg, tmp_path / "saved.yaml")
+    assert load_train_config(tmp_path / "saved.yaml") == cfg
+
+
+@pytest.mark.parametrize("override, message", [
+    ("loss.imbalance=oversample", "loss.imbalance"), ("monitor=val_f2", "monitor"), ("epochs=0", "epochs"),
+    ("amp=fp8", "amp"), ("optim.learning_rate=1", "unknown key"), ("augment.hflip_p=2", "hflip_p"),
+])
+def test_config_rejects_bad_values(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_train_config(None, [override])
+
+
+def test_balanced_weights_and_losses():
+    targets = np.array([0] * 8 + [1] * 2 + [2] * 2)
+    w = balanced_class_weights(targets, 4)
+    assert w.tolist() == pytest.approx([0.5, 2.0, 2.0, 0.0])
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.2, 0.0], [0.1, 0.0, 3.0]])
+    y = torch.tensor([0, 1, 2])
+    assert FocalLoss(gamma=0.0)(logits, y) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)))
+    per_sample = [float(FocalLoss(2.0)(logits[i:i + 1], y[i:i + 1])) for i in range(3)]
+    ce = [float(torch.nn.functional.cross_entropy(logits[i:i + 1], y[i:i + 1])) for i in range(3)]
+    assert per_sample[0] / ce[0] < 0.01 and per_sample[1] / ce[1] > 0.3  # easy examples are down-weighted
+    assert isinstance(build_criterion("focal", targets[targets < 3], 3), FocalLoss)
+    assert build_criterion("weighted-loss", targets[targets < 3], 3).weight.tolist() == pytest.approx([0.5, 2.0, 2.0])
+    assert build_criterion("sampler", targets, 3).weight is None
+
+
+def test_weighted_sampler_balances_and_is_resumable():
+    targets = np.array([0] * 90 + [1] * 10)
+    sampler = WeightedEpochSampler(class_balanced_weights(targets), seed=1)
+    drawn = []
+    for epoch in range(20):
+        sampler.set_epoch(epoch)
+        drawn += list(sampler)
+    share = np.mean(targets[drawn] == 1)
+    assert 0.4 < share < 0.6
+    sampler.set_epoch(3)
+    again = WeightedEpochSampler(class_balanced_weights(targets), seed=1)
+    again.set_epoch(3)
+    assert list(sampler) == list(again)
+    ranks = [WeightedEpochSampler(class_balanced_weights(targets), seed=1, rank=r, world=2) for r in (0, 1)]
+    assert len(list(ranks[0])) == len(list(ranks[1])) == 50
+
+
+def test_uniform_and_eval_samplers_shard_without_overlap():
+    shards = [list(build_train_sampler(np.zeros(10, int), False, seed=0, rank=r, world=2)) for r in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == list(range(10))
+    evals = [list(build_eval_sampler(7, r, 2)) for r in (0, 1)]
+    assert sorted(evals[0] + evals[1]) == list(range(7))
+
+
+def test_warmup_cosine_schedule():
+    f = warmup_cosine(warmup_steps=4, total_steps=20, min_ratio=0.1)
+    assert f(0) == pytest.approx(0.25) and f(3) == pytest.approx(1.0)
+    values = [f(s) for s in range(4, 21)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert f(20) == pytest.approx(0.1) and f(100) == pytest.approx(0.1)
+
+
+def test_metrics_match_known_values_and_nan_auc():
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    m = classification_metrics(np.array([0, 1, 2, 1]), probs, ("A", "B", "C"))
+    assert m["accuracy"] == 0.75 and m["recall_B"] == 0.5 and m["recall_A"] == 1.0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert 0 < m["auc"] <= 1
+    assert math.isnan(classification_metrics(np.array([0, 0]), probs[:2], ("A", "B", "C"))["auc"])
+
+
+def test_select_rows_maps_scheme_and_explains_missing_splits():
+    scheme = builtin_schemes()["3class"]
+    df = pd.DataFrame({"path": list("abcdef"), "label": ["COVID", "Normal", "Pneumonia-Viral", "Lung_Opacity", "Normal", "COVID"],
+                       "source": "s", "split": ["train", "train", "train", "train", "val", "test"]})
+    rows, excluded = select_rows(df, scheme)
+    assert rows["target"].tolist() == [0, 1, 2, 1, 0] and excluded == {"Lung_Opacity": 1}
+    with pytest.raises(ConfigError, match="cxrlab split"):
+        select_rows(df.drop(columns="split"), scheme)
+    with pytest.raises(ConfigError, match="no val rows"):
+        select_rows(df.assign(split="train"), scheme)
+    with pytest.raises(ConfigError, match="no images of class"):
+        select_rows(df[df["label"] != "COVID"], scheme)
+
+
+def test_default_config_is_valid():
+    cfg = TrainConfig()
+    assert cfg.model.name == "cnn-small" and cfg.augment.hflip_p == 0.0 and cfg.monitor == "val_macro_f1"
