@@ -69,7 +69,7 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
             "mean vs std per class", "brightness and contrast histograms"} <= set(figures)
     # 2 samples per class (2 classes) + 2 per source (2 sources)
     assert len(THUMB.findall(text)) == 8
-    # duplicate groups from the manifest: 2 groups, one across sources (and splits)
+    # duplicate groups from the manifest: 2 groups, one across sources, one across splits
     assert re.search(r"<b>2</b><span>duplicate groups</span>.*<b>1</b><span>groups across sources</span>", text)
     assert "<b>1</b><span>groups across splits</span>" in text
     # audit summary values and its nested parts are shown

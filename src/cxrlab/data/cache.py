@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,6 @@ class CacheStore:
     decoded: int = 0
     reused: int = 0
     seconds: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
