@@ -175,6 +175,19 @@ def test_worker_processes_give_the_same_pixels(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(multi.images), np.asarray(single.images))
 
 
+def test_least_recently_used_segments_beyond_the_limit_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr("cxrlab.data.cache_segments.MAX_SEGMENTS", 2)
+    df = _dataset(tmp_path / "data")
+    root = tmp_path / "cache"
+    full = build_cache(df, root, CFG, workers=1, progress=False)
+    os.utime(full.path.with_suffix(".json"), (1, 1))  # pretend it was last used long ago
+    build_cache(df.iloc[:2], root, CFG, workers=1, progress=False)
+    assert open_cache(df, root, CFG) is not None  # two segments: within the limit; opening marks it used
+    build_cache(df.iloc[2:4], root, CFG, workers=1, progress=False)
+    assert open_cache(df.iloc[:2], root, CFG) is None  # least recently used of three: removed
+    assert open_cache(df, root, CFG) is not None and open_cache(df.iloc[2:4], root, CFG) is not None
+
+
 def test_killed_build_leaves_nothing_trusted(tmp_path, monkeypatch):
     df = _dataset(tmp_path / "data")
 

@@ -17,11 +17,9 @@ sidecar written (atomically). A segment without a valid sidecar is never trusted
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +28,10 @@ import pandas as pd
 
 from cxrlab.config import PreprocessConfig
 from cxrlab.data.cache_build import copy_rows, decode_rows
+from cxrlab.data.cache_segments import (CACHE_FORMAT, list_segments, load_array, mark_used, prune, read_sidecar,
+                                        remove_segment, write_sidecar)
 from cxrlab.errors import ConfigError
-from cxrlab.io.atomic import write_text
 
-#: Bump when decoding/preprocessing changes in a way that alters cached pixels.
-CACHE_FORMAT = 1
-_ORPHAN_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -113,13 +109,13 @@ def build_cache(
         errors = decode_rows(tmp, todo, rows.paths, rows.sha1s, cfg, workers=workers, progress=progress)
         _fill_duplicates(tmp, rows, errors)
         _fsync(tmp)
-        _remove(folder / f"{rows.segment_id}.json")  # same rows, changed files: the old sidecar goes first
+        remove_segment(folder, rows.segment_id)  # same rows but changed files: drop the old one first
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
-    _write_sidecar(folder / f"{rows.segment_id}.json", rows, errors, cfg)
-    _prune(folder, keep=rows.segment_id, paths=set(rows.paths))
+    write_sidecar(folder / f"{rows.segment_id}.json", rows.keys, rows.paths, rows.stats, errors, cfg)
+    prune(folder, keep=rows.segment_id, paths=set(rows.paths))
     store = _open_segment(folder, rows, cfg)
     if store is None:  # pragma: no cover - a file changed under us while building
         raise ConfigError(f"{folder}: cache changed while it was being built; run the build again")
@@ -156,69 +152,24 @@ def _row_key(path: str, sha1: str, stat: tuple[int, int], cfg: PreprocessConfig)
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-# ----------------------------------------------------------------------------- segments
-
-
-def _read_sidecar(path: Path) -> dict | None:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
-        return None
-    n = len(meta.get("keys", []))
-    if len(meta.get("paths", [])) != n or len(meta.get("stats", [])) != n:
-        return None
-    return meta
-
-
-def _load_array(npy: Path, n: int, size: int) -> np.memmap | None:
-    try:
-        arr = np.load(npy, mmap_mode="r")
-    except (OSError, ValueError):
-        return None
-    if not isinstance(arr, np.memmap) or arr.dtype != np.uint8 or arr.shape != (n, size, size):
-        return None
-    return arr
+# ----------------------------------------------------------------------------- building
 
 
 def _open_segment(folder: Path, rows: _Rows, cfg: PreprocessConfig) -> CacheStore | None:
-    meta = _read_sidecar(folder / f"{rows.segment_id}.json")
+    meta = read_sidecar(folder / f"{rows.segment_id}.json")
     if meta is None or meta["keys"] != rows.keys or meta.get("size") != cfg.size:
         return None
     if [tuple(s) for s in meta["stats"]] != rows.stats:
         return None  # a file was touched or replaced since the build: rebuild (and re-verify) it
     npy = folder / f"{rows.segment_id}.npy"
-    images = _load_array(npy, len(rows.keys), cfg.size)
+    images = load_array(npy, len(rows.keys), cfg.size)
     if images is None:
         return None
     errors = {int(k): str(v) for k, v in meta.get("errors", {}).items()}
     ok = np.ones(len(rows.keys), dtype=bool)
     ok[list(errors)] = False
+    mark_used(folder, rows.segment_id)
     return CacheStore(images=images, ok=ok, errors=errors, cfg=cfg, path=npy, reused=len(rows.keys))
-
-
-def _write_sidecar(path: Path, rows: _Rows, errors: dict[int, str], cfg: PreprocessConfig) -> None:
-    meta = {
-        "format": CACHE_FORMAT,
-        "preprocess": cfg.key(),
-        "size": cfg.size,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "keys": rows.keys,
-        "paths": rows.paths,
-        "stats": [list(s) for s in rows.stats],
-        "errors": {str(k): v for k, v in sorted(errors.items())},
-    }
-    write_text(path, json.dumps(meta, separators=(",", ":")))
-
-
-def _segments(folder: Path) -> list[tuple[str, dict]]:
-    out = []
-    for side in sorted(folder.glob("*.json")):
-        meta = _read_sidecar(side)
-        if meta is not None and side.with_suffix(".npy").exists():
-            out.append((side.stem, meta))
-    return out
 
 
 def _reusable_rows(folder: Path, rows: _Rows) -> dict[Path, list[tuple[int, int]]]:
@@ -227,9 +178,9 @@ def _reusable_rows(folder: Path, rows: _Rows) -> dict[Path, list[tuple[int, int]
     for i, key in enumerate(rows.keys):
         wanted.setdefault(key, []).append(i)
     plan: dict[Path, list[tuple[int, int]]] = {}
-    for seg_id, meta in _segments(folder):
+    for seg_id, meta in list_segments(folder):
         npy = folder / f"{seg_id}.npy"
-        if not wanted or _load_array(npy, len(meta["keys"]), meta["size"]) is None:
+        if not wanted or load_array(npy, len(meta["keys"]), meta["size"]) is None:
             continue
         failed = {int(k) for k in meta.get("errors", {})}
         for src, (key, stat) in enumerate(zip(meta["keys"], meta["stats"])):
@@ -277,25 +228,4 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _prune(folder: Path, keep: str, paths: set[str], now: Callable[[], float] = time.time) -> None:
-    """Remove segments whose files are all covered by segment ``keep``; and stale leftovers."""
-    for seg_id, meta in _segments(folder):
-        if seg_id != keep and set(meta["paths"]) <= paths:
-            _remove(folder / f"{seg_id}.json")  # sidecar first: a segment without one is never trusted
-            _remove(folder / f"{seg_id}.npy")
-    cutoff = now() - _ORPHAN_AGE_S
-    for leftover in list(folder.glob(".*.tmp")) + list(folder.glob("*.npy")):
-        if leftover.suffix == ".npy" and leftover.with_suffix(".json").exists():
-            continue
-        try:
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
-        except OSError:
-            pass
 
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
