@@ -1,9 +1,126 @@
-"""CLI commands: deploy (filled in by the issue that builds them)."""
+"""CLI commands: ``cxrlab explain``, ``cxrlab export``, ``cxrlab predict``, ``cxrlab serve``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from cxrlab.cli.common import DEFAULT_WORKDIR, console, err_console
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("explain")(explain_command)
+    app.command("export")(export_command)
+    app.command("predict")(predict_command)
+    app.command("serve")(serve_command)
+
+
+def _say(text: str) -> None:
+    console().print(text, highlight=False, soft_wrap=True)
+
+
+def explain_command(
+    run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, DICOM...)."),
+    out: Path = typer.Option(DEFAULT_WORKDIR / "explain", "--out", "-o", help="Folder for the overlay PNGs."),
+    class_name: str = typer.Option(None, "--class", help="Explain this class (default: each image's predicted class)."),
+    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+) -> None:
+    """Grad-CAM heatmap overlays (PNG) showing which regions drove the model's score."""
+    from cxrlab.explain.files import explain_files
+
+    failed = 0
+    for item in explain_files(run, images, out, class_name, which):
+        if item.error:
+            failed += 1
+            err_console().print(f"[red]skipped[/] {item.path}: {item.error}", highlight=False)
+        else:
+            _say(f"{item.path}: predicted {item.predicted} ({item.probability:.1%}), "
+                 f"heatmap for {item.explained_class} -> {item.output}")
+    if failed == len(images):
+        raise typer.Exit(1)
+
+
+def export_command(
+    run: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Bundle file (default: cxrlab-out/<run name>.cxrlab)."),
+    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+    evaluation: Path = typer.Option(None, "--evaluation", help="metrics.json for the card (default: RUN/evaluation/metrics.json)."),
+    exporter: str = typer.Option("auto", "--exporter", help="auto (TorchScript, else dynamo), torchscript or dynamo."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest accepted |ONNX Runtime - PyTorch| logit difference."),
+) -> None:
+    """Export a trained model to one deployable bundle: ONNX graph + model card + checksums,
+    verified against PyTorch with ONNX Runtime."""
+    from cxrlab.export.bundle import export_bundle
+    from cxrlab.train.checkpoint import resolve_checkpoint_dir
+    from cxrlab.export.card import run_folder
+
+    if out is None:
+        out = DEFAULT_WORKDIR / f"{run_folder(resolve_checkpoint_dir(run, which)).name}.cxrlab"
+    report = export_bundle(run, out, which, evaluation, exporter, tolerance)
+    p = report.parity
+    cams = f", CAM relative diff {p.cams_max_rel_diff:.1e}" if p.cams_max_rel_diff is not None else ""
+    _say(f"exported with {report.exporter}: ONNX Runtime vs PyTorch max |logit diff| {p.logits_max_abs_diff:.1e} "
+         f"(probabilities {p.probs_max_abs_diff:.1e}{cams}) on {p.samples} samples, tolerance {tolerance:.0e}")
+    _say(f"heatmaps in the bundle: {'yes' if report.heatmaps else 'no (head is not pool+linear)'}")
+    _say(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB, sha256 {report.sha256[:16]}...)")
+
+
+def predict_command(
+    bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab) from 'cxrlab export'."),
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
+    out: Path = typer.Option(DEFAULT_WORKDIR / "predictions.csv", "--out", "-o", help="CSV to write."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    heatmaps: Path = typer.Option(None, "--heatmaps", help="Also write heatmap overlay PNGs into this folder."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Threads decoding images."),
+    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime threads (0 = its default)."),
+    max_pixels: int = typer.Option(64_000_000, "--max-pixels", min=4096, help="Refuse images larger than this."),
+) -> None:
+    """Predict many images with a bundle (no torch needed) into a CSV: probabilities, predicted
+    class, decision at the operating threshold, and an error column for unreadable files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cxrlab.predict.batch import predict_files, write_csv
+    from cxrlab.predict.files import collect_paths
+    from cxrlab.predict.predictor import Predictor
+
+    predictor = Predictor.from_bundle(bundle, threads=threads)
+    files, warnings = collect_paths(paths)
+    for warning in warnings:
+        err_console().print(f"[yellow]warning:[/] {warning}", highlight=False)
+    columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console(), transient=True) as progress:
+        task = progress.add_task("predict", total=len(files))
+        rows = predict_files(predictor, files, batch_size, heatmaps, workers, max_pixels,
+                             on_progress=lambda n: progress.advance(task, n))
+        counts = write_csv(rows, out, predictor.classes)
+    decided = ", ".join(f"{k}: {v}" for k, v in counts.items() if k not in ("images", "errors"))
+    _say(f"{counts['images']} images, {counts['errors']} unreadable; decisions - {decided or 'none'}")
+    _say(f"wrote {out}")
+
+
+def serve_command(
+    bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab) from 'cxrlab export'."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(8000, "--port"),
+    max_upload_mb: float = typer.Option(32.0, "--max-upload-mb", min=0.01, help="Largest accepted upload."),
+    max_pixels: int = typer.Option(50_000_000, "--max-pixels", min=4096, help="Largest accepted image (width x height)."),
+    max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Inferences running at once."),
+    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime threads per inference (0 = its default)."),
+) -> None:
+    """Serve the model: REST API (/v1/predict, /v1/model, /health) and a web page at /."""
+    import uvicorn
+
+    from cxrlab.export.bundle_file import read_bundle
+    from cxrlab.predict.predictor import Predictor
+    from cxrlab.serve.app import create_app
+    from cxrlab.serve.config import ServeConfig
+
+    config = ServeConfig(host=host, port=port, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                         max_pixels=max_pixels, max_concurrent=max_concurrent, threads=threads)
+    read_bundle(bundle)  # refuse a bad bundle here, with a plain error, before the server starts
+    app = create_app(lambda: Predictor.from_bundle(bundle, threads=config.threads), config)
+    _say(f"serving {bundle} on http://{host}:{port}/  (research use only - not a medical device)")
+    uvicorn.run(app, host=config.host, port=config.port, log_level="info")

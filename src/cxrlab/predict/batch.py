@@ -84,7 +84,7 @@ def _write_heatmap(pred: Prediction, folder, index: int, path: Path) -> str:
     if pred.heatmap is None:
         return ""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)[:60] or "image"
-    target = Path(folder) / f"{index:06d}_{stem}_{pred.label}.png"
+    target = Path(folder) / f"{index:06d}_{stem}_{pred.heatmap_class}.png"
     write_bytes(target, png_bytes(overlay_heatmap(pred.image, pred.heatmap)))
     return str(target)
 

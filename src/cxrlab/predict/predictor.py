@@ -27,7 +27,8 @@ class Prediction:
     label: str  # the most probable class
     decision: Decision  # at the operating thresholds
     image: np.ndarray  # (S, S) uint8: what the model saw
-    heatmap: np.ndarray | None = None  # (S, S) float32 in [0, 1], for ``label``
+    heatmap: np.ndarray | None = None  # (S, S) float32 in [0, 1]
+    heatmap_class: str = ""  # the decision's class when it is one, else ``label``
 
 
 class Predictor:
@@ -87,14 +88,19 @@ class Predictor:
         probs = _softmax(outputs[0].astype(np.float64) / self.temperature)
         results = []
         for i, row in enumerate(probs):
-            k = int(row.argmax())
-            heat = normalize_cam(outputs[1][i, k], (self.size, self.size)) if want_cams else None
+            label = self.classes[int(row.argmax())]
+            decision = decide(row, self.classes, self.thresholds)
+            explained = decision.label if decision.label in self.classes else label
+            heat = None
+            if want_cams:
+                heat = normalize_cam(outputs[1][i, self.classes.index(explained)], (self.size, self.size))
             results.append(Prediction(
                 probabilities={c: float(p) for c, p in zip(self.classes, row)},
-                label=self.classes[k],
-                decision=decide(row, self.classes, self.thresholds),
+                label=label,
+                decision=decision,
                 image=views[i],
                 heatmap=heat,
+                heatmap_class=explained if want_cams else "",
             ))
         return results
 

@@ -1,1 +1,1 @@
-"""cxrlab.serve"""
+"""The web service: ``create_app(predictor, ServeConfig)`` (FastAPI), its REST API and the page."""
