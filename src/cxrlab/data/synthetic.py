@@ -37,8 +37,9 @@ def synthetic_film(label: str, rng: np.random.Generator, size: int = 128) -> np.
     lungs = make_lungs(rng)
     density, lung = anatomy(x, y, lungs, rng)
     finding = FINDINGS.get(label)
-    if finding is not None:
-        density = density + finding(x, y, lungs, size, rng) * np.clip(lung * 1.3, 0, 1)
+    if finding is not None:  # severity varies: some films are subtle, as in real life
+        severity = rng.uniform(0.2, 1.0)
+        density = density + severity * finding(x, y, lungs, size, rng) * np.clip(lung * 1.3, 0, 1)
     film = _expose(density, rng)
     return np.clip(film + rng.normal(0, 0.012, film.shape), 0, 1).astype(np.float32)
 
