@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 from pathlib import Path
@@ -61,12 +63,14 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
     for anchor in ("overview", "classes", "sizes", "intensity", "samples", "audit"):
         assert f'id="{anchor}"' in text
     # class counts per source and split, with totals
-    assert "<td>dark</td><td>3</td><td>3</td><td>6</td>" in text
-    assert "<td>train</td><td>2</td><td>2</td><td>4</td>" in text
+    assert '<td>dark</td><td class="num">3</td><td class="num">3</td><td class="num">6</td>' in text
+    assert '<td>train</td><td class="num">2</td><td class="num">2</td><td class="num">4</td>' in text
     # figures are embedded PNGs that decode
-    figures = re.findall(r'<img class="fig" alt="([^"]+)" src="data:image/png;base64,', text)
+    figures = dict(re.findall(r'<img class="fig" alt="([^"]+)" src="data:image/png;base64,([^"]+)"', text))
     assert {"class counts per source", "class counts per split", "image size by source",
             "mean vs std per class", "brightness and contrast histograms"} <= set(figures)
+    for data in figures.values():
+        assert Image.open(io.BytesIO(base64.b64decode(data))).size[0] > 300
     # 2 samples per class (2 classes) + 2 per source (2 sources)
     assert len(THUMB.findall(text)) == 8
     # duplicate groups from the manifest: 2 groups, one across sources, one across splits

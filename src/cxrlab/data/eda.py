@@ -155,14 +155,15 @@ def _intensity(df: pd.DataFrame, classes: list[str], colors: dict) -> str:
 
 
 def _samples(df: pd.DataFrame, per_group: int, seed: int) -> str:
+    columns = per_group if per_group <= 10 else (per_group + 1) // 2 if per_group <= 20 else 10
     parts = [f'<p class="note">{per_group} random images per group (seed {seed}); hover for the file name.</p>',
              "<h3>By class</h3><p class=\"note\">Caption: source.</p>"]
     for cls, thumbs in sample_thumbs(df, "label", "source", per_group, seed).items():
-        parts += [f"<h3>{esc(cls)}</h3>", thumb_grid(thumbs)]
+        parts += [f"<h3>{esc(cls)}</h3>", thumb_grid(thumbs, columns)]
     parts.append("<h3>By source</h3><p class=\"note\">Caption: class. Sources often differ visibly (size, "
                  "borders, text, exposure) - a model can learn those instead of the disease.</p>")
     for src, thumbs in sample_thumbs(df, "source", "label", per_group, seed + 1).items():
-        parts += [f"<h3>{esc(src)}</h3>", thumb_grid(thumbs)]
+        parts += [f"<h3>{esc(src)}</h3>", thumb_grid(thumbs, columns)]
     return "".join(parts)
 
 
@@ -192,9 +193,10 @@ def _audit(audit_dir: Path | None) -> str:
     if not isinstance(summary, dict):
         return f'<p class="warn">{esc(summary_path)}: expected a JSON object.</p>'
     scalars = [(str(k).replace("_", " "), v) for k, v in summary.items() if isinstance(v, (int, float, str, bool))]
-    rows = [f"<tr><td>{esc(k)}</td><td>{esc(fmt_value(v))}</td></tr>" for k, v in scalars]
+    rows = [f'<tr><td>{esc(k)}</td><td class="num">{esc(fmt_value(v))}</td></tr>' for k, v in scalars]
     parts = [f'<p class="note">From {esc(summary_path)}.</p>',
-             f"<table><thead><tr><th>finding</th><th>value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"]
+             f'<table><thead><tr><th>finding</th><th class="num">value</th></tr></thead>'
+             f"<tbody>{''.join(rows)}</tbody></table>"]
     for key, value in summary.items():
         if isinstance(value, (list, dict)) and value:
             parts += [f"<h3>{esc(str(key).replace('_', ' '))}</h3>", _nested(value)]

@@ -28,12 +28,13 @@ p.note { color:var(--muted); margin:4px 0 10px; }
 .card b { display:block; font-size:20px; }
 .card span { color:var(--muted); font-size:12px; }
 table { border-collapse:collapse; margin:6px 0 12px; font-size:13px; }
-th, td { border-bottom:1px solid var(--line); padding:3px 10px; text-align:right; }
-th:first-child, td:first-child { text-align:left; }
+th, td { border-bottom:1px solid var(--line); padding:3px 10px; text-align:left; }
+th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
 thead th { background:var(--soft); }
 tr.total td { font-weight:bold; border-top:2px solid var(--line); }
 img.fig { max-width:100%; height:auto; display:block; margin:6px 0; }
-.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(112px, 1fr)); gap:6px; margin:4px 0 14px; }
+.grid { display:grid; grid-template-columns:repeat(var(--cols, 8), minmax(0, 1fr)); gap:6px; margin:4px 0 14px; max-width:1100px; }
+@media (max-width: 700px) { .grid { grid-template-columns:repeat(4, minmax(0, 1fr)); } }
 figure { margin:0; text-align:center; }
 figure img { width:100%; aspect-ratio:1; object-fit:contain; background:#000; border-radius:4px; image-rendering:auto; }
 figcaption { font-size:11px; color:var(--muted); overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
@@ -55,13 +56,19 @@ def figure_img(png: bytes, alt: str) -> str:
 
 def table_html(df: pd.DataFrame, *, total_row: bool = False) -> str:
     """A DataFrame as an HTML table (index as first column); the last row styled as a total."""
-    head = "".join(f"<th>{esc(c)}</th>" for c in [df.index.name or ""] + list(df.columns))
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    head = f"<th>{esc(df.index.name or '')}</th>" + "".join(
+        f'<th{_num(n)}>{esc(c)}</th>' for c, n in zip(df.columns, numeric))
     body = []
     for i, (idx, row) in enumerate(df.iterrows()):
         cls = ' class="total"' if total_row and i == len(df) - 1 else ""
-        cells = "".join(f"<td>{esc(fmt_value(v))}</td>" for v in row.tolist())
+        cells = "".join(f"<td{_num(n)}>{esc(fmt_value(v))}</td>" for v, n in zip(row.tolist(), numeric))
         body.append(f"<tr{cls}><td>{esc(idx)}</td>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _num(numeric: bool) -> str:
+    return ' class="num"' if numeric else ""
 
 
 def fmt_value(value: object) -> str:
@@ -84,13 +91,13 @@ def cards_html(items: list[tuple[str, object]]) -> str:
     ) + "</div>"
 
 
-def thumb_grid(thumbs: list[tuple[bytes, str, str]]) -> str:
-    """``(png, caption, tooltip)`` thumbnails in a responsive grid."""
+def thumb_grid(thumbs: list[tuple[bytes, str, str]], columns: int = 8) -> str:
+    """``(png, caption, tooltip)`` thumbnails in a grid of ``columns`` (4 on narrow screens)."""
     cells = "".join(
         f'<figure title="{esc(tip)}"><img alt="{esc(cap)}" src="{data_uri(png)}"><figcaption>{esc(cap)}</figcaption></figure>'
         for png, cap, tip in thumbs
     )
-    return f'<div class="grid">{cells}</div>'
+    return f'<div class="grid" style="--cols:{max(1, columns)}">{cells}</div>'
 
 
 @dataclass
