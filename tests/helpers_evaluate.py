@@ -44,8 +44,19 @@ def make_images(root: Path, layout=LAYOUT, seed: int = 0, size: int = SIZE) -> p
     return df
 
 
-def train_tiny(df: pd.DataFrame, classes, steps: int = 60, seed: int = 0, size: int = SIZE):
+def train_tiny(df: pd.DataFrame, classes, steps: int = 25, seed: int = 0, size: int = SIZE):
     """A cnn-small trained for a few steps on the train rows (so its predictions are not random)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: threads only add overhead on a busy machine
+    try:
+        return _train(df, classes, steps, seed, size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(df, classes, steps, seed, size):
     import torch
 
     from cxrlab.data.preprocess import preprocess, to_model_input
@@ -70,7 +81,7 @@ def train_tiny(df: pd.DataFrame, classes, steps: int = 60, seed: int = 0, size: 
     return model.eval()
 
 
-def make_run(tmp: Path, name: str = "tiny", steps: int = 60, seed: int = 0, df: pd.DataFrame | None = None) -> Path:
+def make_run(tmp: Path, name: str = "tiny", steps: int = 25, seed: int = 0, df: pd.DataFrame | None = None) -> Path:
     """A run folder with split_manifest.csv, history.csv and checkpoints/best."""
     from cxrlab.train.checkpoint import make_meta, save_checkpoint
 

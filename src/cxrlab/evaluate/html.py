@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 CSS = """
@@ -28,9 +29,10 @@ p.lead{margin:4px 0 12px;color:var(--muted)}
 .card .value{font-size:26px;font-weight:650}
 .card .ci{font-size:12.5px;color:var(--muted)}
 table{border-collapse:collapse;width:100%;margin:8px 0 4px;font-size:13.5px}
-th,td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th,td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+td.w{white-space:normal}
+th.n,td.n{text-align:right;white-space:nowrap}
 th{background:var(--bg);font-weight:600}
-th:first-child,td:first-child{text-align:left}
 td.ci{color:var(--muted);font-size:12px}
 .callout{border-left:4px solid var(--accent);background:#eff6ff;padding:10px 14px;margin:10px 0;border-radius:0 8px 8px 0}
 .callout.warn{border-color:var(--warn);background:#fffbeb}
@@ -84,12 +86,24 @@ def figure(png: bytes | None, alt: str, caption: str = "") -> str:
     return f'<figure><img src="{data_uri(png)}" alt="{esc(alt)}">{cap}</figure>'
 
 
+_NUMERIC = re.compile(r"^[-–+]?[\d.,]+(%|\s\(.*\))?$|^–$")
+
+
+def _td(value, raw: bool) -> str:
+    text = str(value)
+    align = ' class="n"' if _NUMERIC.match(text.strip()) else ' class="w"' if len(text) > 40 else ""
+    return f"<td{align}>{text if raw else esc(text)}</td>"
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence], raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (then they must already be safe HTML)."""
-    cell = (lambda v: str(v)) if raw else esc
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    """An HTML table (numbers right-aligned, text left); cells are escaped unless ``raw`` (then
+    they must already be safe HTML). An empty ``headers`` gives a header-less key/value table."""
+    rows = list(rows)
+    numeric_cols = {j for row in rows for j, v in enumerate(row) if _NUMERIC.match(str(v).strip())}
+    head = "".join(f"<th{' class=n' if j in numeric_cols and j else ''}>{esc(h)}</th>" for j, h in enumerate(headers))
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
+    body = "".join("<tr>" + "".join(_td(v, raw) for v in row) + "</tr>" for row in rows)
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def callout(kind: str, title: str, text: str) -> str:

@@ -9,6 +9,7 @@ lacks (specificity, one-vs-rest bookkeeping) and returns plain Python numbers. U
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import rankdata
@@ -133,9 +134,12 @@ def summary_metrics(probs: np.ndarray, targets: np.ndarray, n_classes: int) -> d
     preds = predictions(probs)
     present = np.unique(targets)
     _, _, f1, _ = precision_recall_fscore_support(targets, preds, labels=list(range(n_classes)), zero_division=0)
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true" is expected on external sets
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(targets, preds)) if len(present) else math.nan
     return {
         "accuracy": float(accuracy_score(targets, preds)),
-        "balanced_accuracy": float(balanced_accuracy_score(targets, preds)) if len(present) else math.nan,
+        "balanced_accuracy": balanced,
         "macro_f1": float(np.mean(f1[present])) if len(present) else math.nan,
         "auc": _nanmean(one_vs_rest_auc(probs, targets)),
     }

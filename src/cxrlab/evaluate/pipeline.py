@@ -78,6 +78,9 @@ def predict_set(model, meta, evalset: EvalSet, cache_root, batch_size: int, log)
     log(f"{evalset.name}: preprocessing {len(evalset.df)} images")
     loaded = load_images(evalset.df, meta.preprocess_config(), cache_root)
     ok = np.asarray(loaded.ok, dtype=bool)
+    if not ok.any():
+        first = next(iter(loaded.errors.values()), "unknown reason")
+        raise ConfigError(f"{evalset.name}: none of the {len(ok)} images could be read (first error: {first})")
     if not ok.all():
         evalset.excluded["unreadable image"] = int((~ok).sum())
     df = evalset.df.loc[ok].reset_index(drop=True)

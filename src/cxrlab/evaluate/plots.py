@@ -107,6 +107,8 @@ def reliability_figure(before, after, temperature: float) -> bytes:
 
 def history_figure(history) -> bytes | None:
     """Training curves from a run's ``history`` table (losses left, other metrics right)."""
+    from matplotlib.ticker import MaxNLocator
+
     cols = [c for c in history.columns if c != "epoch" and np.issubdtype(history[c].dtype, np.number)]
     if not cols or len(history) == 0:
         return None
@@ -118,6 +120,7 @@ def history_figure(history) -> bytes | None:
         for i, c in enumerate(group):
             ax.plot(x, history[c], color=PALETTE[i % len(PALETTE)], lw=2, marker="o", ms=3, label=c)
         ax.set_xlabel("epoch", color=INK)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title, color=INK, fontsize=11)
         if group:
             ax.legend(fontsize=8.5, frameon=False)

@@ -99,11 +99,16 @@ def _operating_point(m: dict) -> str:
             ["specificity", num(val.get("specificity")), ci_text(iv["specificity"])],
             ["PPV (precision)", num(val.get("ppv")), ci_text(iv["ppv"])],
             ["NPV", num(val.get("npv")), ci_text(iv["npv"])]]
-    return (f"<p>Rule: flag <b>{esc(op['class'])}</b> when its probability is ≥ <b>{op['threshold']:.4f}</b>. The threshold was "
+    return (f"<p>Rule: flag <b>{esc(op['class'])}</b> when its probability is ≥ <b>{_threshold(op['threshold'])}</b>. The threshold was "
             f"picked on the validation split as the highest one reaching {op['target_sensitivity']:.0%} sensitivity there, "
             f"then applied unchanged to this set ({op['tp']} true positives, {op['fp']} false positives, {op['fn']} missed, "
             f"{op['tn']} true negatives). It is stored in the checkpoint's thresholds.</p>"
             + table(["", "validation (where it was picked)", "this set (95% CI)"], rows))
+
+
+def _threshold(t: float) -> str:
+    """Enough digits to tell a threshold of 0.99997 from 1."""
+    return f"{t:.4f}" if 0.001 <= t <= 0.999 else f"{t:.6g}"
 
 
 def _per_source(m: dict) -> str:
@@ -185,7 +190,7 @@ def _about(m: dict) -> str:
             ["label scheme", m["label_scheme"]], ["images evaluated", f"{m['n_images']:,}"],
             ["bootstrap", f"{b['resamples']} resamples of {m['unit']}, seed {b['seed']}, percentile 95% intervals"],
             ["sources", ", ".join(f"{s} ({n})" for s, n in m["sources"].items())]]
-    return table(["", ""], rows) + "<p class=\"small\">How to read this report: docs/evaluate.md. Numbers in metrics.json; per-image probabilities in predictions.csv.</p>"
+    return table([], rows) + "<p class=\"small\">How to read this report: docs/evaluate.md. Numbers in metrics.json; per-image probabilities in predictions.csv.</p>"
 
 
 def write_report(path: Path, metrics: dict, main, internal, run_dir: Path | None, gallery: int = 12) -> Path:

@@ -59,7 +59,7 @@ def fit_rows(run_df: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def seen_in_training(df: pd.DataFrame, fit_df: pd.DataFrame) -> np.ndarray:
     """Bool per row: same path, file SHA-1 or pixel SHA-1 as a training/validation image."""
-    seen = df["path"].isin(set(fit_df["path"])).to_numpy()
+    seen = df["path"].isin(set(fit_df["path"])).to_numpy().copy()
     for column in ("sha1", "pixel_sha1"):
         if column in df.columns and column in fit_df.columns:
             known = {v for v in fit_df[column] if isinstance(v, str) and v}
