@@ -26,13 +26,13 @@ class DemoConfig:
     data: str | None = None  # a real dataset folder; None = generate SYNTHETIC films
     scheme: str = "3class"
     synthetic_labels: tuple[str, ...] = ("COVID", "Normal", "Pneumonia")
-    per_class: int = 80  # SYNTHETIC films per class
+    per_class: int = 120  # SYNTHETIC films per class
     images_per_patient: int = 2  # SYNTHETIC films share patients, so the split must group them
     film_size: int = 128  # pixels of the SYNTHETIC films on disk
     max_per_class: int = 400  # real data: at most this many images per label are kept (0 = all)
     image_size: int = 64  # model input
     model: str = "cnn-small"
-    epochs: int = 4
+    epochs: int = 6
     batch_size: int = 32
     n_boot: int = 200
     predict_count: int = 6

@@ -113,17 +113,40 @@ def stage_evaluate(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 
 
 def stage_export(cfg: DemoConfig, state: DemoState, log: Log) -> str:
-    require(state.run_dir, "a trained model")
-    import cxrlab.export.bundle  # noqa: F401  (wired when the export module lands)
+    run = require(state.run_dir, "a trained model")
+    from cxrlab.export.bundle import export_bundle
 
-    raise StageSkipped("export entry point not wired into the demo yet")
+    metrics = state.report.parent / "metrics.json" if state.report else None
+    report = export_bundle(run, state.out / "model.cxrlab", evaluation=metrics if metrics and metrics.exists() else None)
+    state.bundle = Path(report.path)
+    return (f"{report.path} ({report.bytes / 1e6:.1f} MB); ONNX Runtime vs PyTorch max |logit diff| "
+            f"{report.parity.logits_max_abs_diff:.1e}")
 
 
 def stage_predict(cfg: DemoConfig, state: DemoState, log: Log) -> str:
-    require(state.bundle, "an exported bundle")
-    import cxrlab.predict.predictor  # noqa: F401  (wired when the predict module lands)
+    bundle = require(state.bundle, "an exported bundle")
+    from cxrlab.data.manifest import read_manifest
+    from cxrlab.predict.batch import predict_files, write_csv
+    from cxrlab.predict.predictor import Predictor
 
-    raise StageSkipped("predict entry point not wired into the demo yet")
+    df = read_manifest(require(state.manifest, "a manifest"))
+    picked = pick_images(df, cfg.predict_count, cfg.seed)
+    predictor = Predictor.from_bundle(bundle)
+    rows = list(predict_files(predictor, list(picked["path"]), batch_size=16, workers=1))
+    state.predictions = state.out / "predictions.csv"
+    write_csv(iter(rows), state.predictions, predictor.classes)
+    for row, label in zip(rows, picked["label"]):
+        shown = row["error"] or f"{row['label']} ({float(row['probability']):.0%}), decision {row['decision']}"
+        log(f"  {Path(row['path']).name}: {shown}  [labelled {label}]")
+    return f"{len(rows)} test images through the bundle (no torch) -> {state.predictions}"
+
+
+def pick_images(df, count: int, seed: int):
+    """Up to ``count`` rows, test split first, spread over the labels (round robin)."""
+    has_test = "split" in df.columns and (df["split"] == "test").any()
+    shuffled = (df[df["split"] == "test"] if has_test else df).sample(frac=1.0, random_state=seed)
+    turn = shuffled.groupby("label", sort=True).cumcount()
+    return shuffled.assign(_turn=turn).sort_values(["_turn", "label"]).head(count).drop(columns="_turn")
 
 
 STAGES = (
