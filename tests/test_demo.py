@@ -98,3 +98,33 @@ def test_demo_cli_runs_and_prints_where_things_are(tmp_path):
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC" in result.output and str(out / "manifest.csv") in result.output
     assert {p.parent.name for p in (out / "data" / "synthetic-cxr").rglob("synthetic_*.png")} == {"Normal", "COVID"}
+
+
+def _patient_split(cfg, state, log):
+    """Test stand-in for the split stage: every 3rd patient to val, every 3rd+1 to test."""
+    from cxrlab.data.manifest import read_manifest, write_manifest
+
+    df = read_manifest(state.manifest)
+    patients = {p: i % 3 for i, p in enumerate(sorted(set(df["patient_id"])))}
+    df["split"] = [("train", "val", "test")[patients[p]] for p in df["patient_id"]]
+    write_manifest(df, state.manifest)
+    state.split_done = True
+    return "test split by patient"
+
+
+@pytest.mark.slow
+def test_downstream_stages_train_evaluate_export_predict(tmp_path, monkeypatch):
+    import cxrlab.demo_stages as stages
+
+    replaced = tuple((name, _patient_split if name == "split" else fn) for name, fn in stages.STAGES if name != "audit")
+    monkeypatch.setattr(stages, "STAGES", replaced)
+    lines: list[str] = []
+    cfg = DemoConfig(out=str(tmp_path / "demo"), **{**TINY, "per_class": 9, "images_per_patient": 1})
+    state = run_demo(cfg, log=lines.append)
+    status = {r.name: r.status for r in state.results}
+    assert [status[n] for n in ("cache", "train", "evaluate", "export", "predict")] == ["ok"] * 5, summary(state)
+    rows = (tmp_path / "demo" / "predictions.csv").read_text().splitlines()
+    assert len(rows) == 1 + TINY["predict_count"]
+    assert state.bundle == tmp_path / "demo" / "model.cxrlab" and state.report.exists()
+    assert f"cxrlab serve {state.bundle}" in summary(state)
+    assert sum("[labelled " in line for line in lines) == TINY["predict_count"]
