@@ -23,7 +23,7 @@ from cxrlab.train.loop import predict_probs, train_one_epoch
 from cxrlab.train.metrics import classification_metrics
 from cxrlab.train.progress import TrainProgress
 from cxrlab.train.setup import Run, setup_run
-from cxrlab.train.state import Progress, epoch_seed, make_train_state, restore
+from cxrlab.train.state import BUDGET_STOP, Progress, epoch_seed, has_checkpoint, make_train_state, restore
 
 
 def fit(cfg: TrainConfig, resume: str | Path | None = None) -> Path:
@@ -70,9 +70,12 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     barrier(ctx)
     log = RunLog(run_dir / "log.txt" if ctx.is_main else None)
     run = setup_run(cfg, ctx, run_dir, log, resumed=resumed)
-    state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler) if resumed else Progress()
-    if resumed:
+    state = Progress()
+    if resumed and has_checkpoint(run_dir):
+        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler)
         log(f"resumed after epoch {state.epoch}")
+    elif resumed:
+        log("resumed before the first checkpoint: starting from epoch 1")
     with TrainProgress(cfg.progress and ctx.is_main) as bar:
         if state.stopped:
             bar.message(f"run already finished ({state.stopped}); nothing to do")
@@ -116,7 +119,8 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
             break
     if not state.stopped:
         state.stopped = f"completed {cfg.epochs} epochs"
-        _save(run, state, state.history[-1], False) if state.history else None
+        if state.history:
+            _save(run, state, state.history[-1], False)
 
 
 def _wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
@@ -152,7 +156,7 @@ def _track_best(run: Run, state: Progress, row: dict) -> bool:
 def _why_stop(run: Run, state: Progress, train: dict, out_of_time) -> None:
     cfg = run.cfg
     if train["interrupted"] or (out_of_time is not None and out_of_time()):
-        state.stopped = f"time budget of {cfg.max_minutes:g} min reached"
+        state.stopped = f"{BUDGET_STOP} of {cfg.max_minutes:g} min reached"
     elif cfg.patience and state.bad_epochs >= cfg.patience:
         state.stopped = f"early stop: no {cfg.monitor} improvement for {cfg.patience} epochs"
 

@@ -50,8 +50,8 @@ def plot_curves(run_dir: str | Path, history: list[dict], monitor: str = "val_ma
     for key in ("train_accuracy", "val_accuracy", "val_macro_f1", "val_auc"):
         values = [row.get(key) for row in history]
         if any(v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values):
-            style = "-" if key != monitor else "-"
-            ax_metric.plot(epochs, values, style, marker="o", label=key + (" (monitored)" if key == monitor else ""))
+            width = 2.5 if key == monitor else 1.2
+            ax_metric.plot(epochs, values, marker="o", linewidth=width, label=key + (" (monitored)" if key == monitor else ""))
     ax_metric.set(xlabel="epoch", ylabel="value", title="Metrics", ylim=(0, 1.02))
     ax_metric.legend(loc="lower right")
     fig.tight_layout()

@@ -17,6 +17,10 @@ from cxrlab.errors import ConfigError
 from cxrlab.train.checkpoint import load_train_state, resolve_checkpoint_dir
 
 
+#: A run stopped by ``--max-minutes`` is not finished: resuming it continues training.
+BUDGET_STOP = "time budget"
+
+
 @dataclass
 class Progress:
     """Where training stands after ``epoch`` completed epochs."""
@@ -56,6 +60,14 @@ def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: in
     }
 
 
+def has_checkpoint(run_dir: str | Path) -> bool:
+    try:
+        resolve_checkpoint_dir(Path(run_dir) / "checkpoints" / "last", "last")
+    except ConfigError:
+        return False
+    return True
+
+
 def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> Progress:
     """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler."""
     from safetensors.torch import load_file
@@ -70,6 +82,7 @@ def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler)
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["torch_rng"])
+    stopped = str(state.get("stopped", ""))
     return Progress(epoch=int(state["epoch"]), history=list(state["history"]), best=state["best"],
                     best_epoch=int(state["best_epoch"]), bad_epochs=int(state["bad_epochs"]),
-                    stopped=str(state.get("stopped", "")))
+                    stopped="" if stopped.startswith(BUDGET_STOP) else stopped)
