@@ -1,0 +1,92 @@
+"""Grad-CAM: automatic target layer for every registry model, CAM == Grad-CAM for pool+linear
+heads (what the ONNX bundle relies on), overlays, and ``cxrlab explain``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from cxrlab.cli import build_app
+from cxrlab.data.preprocess import to_model_input
+from cxrlab.errors import CxrlabError
+from cxrlab.explain.gradcam import gradcam, gradcam_overlays
+from cxrlab.explain.overlay import normalize_cam, overlay_heatmap
+from cxrlab.explain.targets import cam_weights, class_activation_maps, find_target_layer
+from cxrlab.models.registry import create_model, list_models
+from cxrlab.train.checkpoint import load_checkpoint
+
+from helpers_deploy import film, make_run, single_thread_torch
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread_torch)
+
+EXPECTED_LAYER = {"cnn-small": "features", "vgg16": "features", "resnet18": "layer4", "resnet50": "layer4",
+                  "densenet121": "features", "efficientnet_b0": "bn2", "mobilenetv3_large_100": "blocks"}
+NOT_CAMABLE = {"vgg16", "mobilenetv3_large_100"}  # heads with layers after the pooling
+
+
+@pytest.fixture(scope="module")
+def meta64(tmp_path_factory):
+    _, meta = load_checkpoint(make_run(tmp_path_factory.mktemp("run"), size=64))
+    return meta
+
+
+@pytest.mark.parametrize("name", [m.name for m in list_models()])
+def test_gradcam_runs_on_every_registry_model_and_matches_cam(name, meta64):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3).eval()
+    layer = find_target_layer(model, in_chans=1, size=64)
+    assert layer.name == EXPECTED_LAYER[name]
+    films = [film("COVID", 1, 80), film("Normal", 2, 50)]
+    res = gradcam(model, meta64, films)
+    assert res.cams.shape == (2, 64, 64) and res.images.shape == (2, 64, 64)
+    assert np.isfinite(res.cams).all() and res.cams.min() >= 0 and res.cams.max() <= 1
+    assert np.allclose(res.probs.sum(axis=1), 1, atol=1e-5)
+    assert list(res.targets) == list(res.probs.argmax(axis=1))
+    weight = cam_weights(model, 1, 64)
+    assert (weight is None) == (name in NOT_CAMABLE)
+    if weight is not None:  # CAM from features x classifier weights equals gradient-based Grad-CAM
+        x = torch.from_numpy(to_model_input(res.images, meta64.mean, meta64.std))
+        with torch.no_grad():
+            cams = class_activation_maps(model.forward_features(x), weight).numpy()
+        for i in range(2):
+            mine = normalize_cam(cams[i, res.targets[i]], (64, 64))
+            assert np.corrcoef(mine.ravel(), res.cams[i].ravel())[0, 1] > 0.999
+
+
+def test_overlays_for_raw_and_preprocessed_images_and_fixed_class(meta64):
+    model = create_model("cnn-small", 3).eval()
+    raw = film("Pneumonia", 3, 100)
+    overlays = gradcam_overlays(model, meta64, [raw, film("Normal", 4, 64)], target_class="Normal")
+    assert [o.shape for o in overlays] == [(64, 64, 3), (64, 64, 3)] and overlays[0].dtype == np.uint8
+    assert (gradcam(model, meta64, [raw], target_class="Normal").targets == [1]).all()
+    with pytest.raises(CxrlabError, match="not a class"):
+        gradcam(model, meta64, [raw], target_class="Cat")
+
+
+def test_overlay_puts_the_hot_colour_where_the_map_is_high():
+    gray = np.full((40, 40), 128, np.uint8)
+    cam = np.zeros((5, 5), np.float32)
+    cam[0, 0] = 1.0  # hot corner
+    rgb = overlay_heatmap(gray, cam)
+    assert rgb.shape == (40, 40, 3)
+    hot, cold = rgb[0, 0].astype(int), rgb[-1, -1].astype(int)
+    assert hot[0] > hot[2] and cold[2] > cold[0]  # jet: red where high, blue where low
+    assert normalize_cam(np.full((3, 3), -1.0)).max() == 0  # negative evidence only -> empty map
+
+
+def test_explain_cli_writes_pngs_and_reports_unreadable_files(tmp_path):
+    run = make_run(tmp_path / "run", size=32)
+    good = tmp_path / "good.png"
+    Image.fromarray(film("COVID", 5, 72)).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    out = tmp_path / "explain"
+    result = CliRunner().invoke(build_app(), ["explain", str(run), str(good), str(bad), "--out", str(out), "--class", "COVID"])
+    assert result.exit_code == 0, result.output
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 1 and "COVID" in pngs[0].name
+    assert Image.open(pngs[0]).size == (32, 32) and Image.open(pngs[0]).mode == "RGB"
+    assert "not a recognised image format" in result.output
