@@ -185,7 +185,7 @@ def test_zip_slip_is_refused_and_nothing_written(tmp_path):
     with pytest.raises(UnsafeArchiveError, match="outside the destination"):
         safe_extract(archive, tmp_path / "out" / "set")
     assert not (tmp_path / "out" / "set").exists() and not (tmp_path / "evil.txt").exists()
-    assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no staging left over
 
 
 def test_absolute_member_refused(tmp_path):
@@ -284,3 +284,15 @@ def test_actualmed_imagename_column_is_used(tmp_path):
     rows = list(csv.DictReader(open(write_covidnet_manifest(tmp_path))))
     assert rows == [{"file": "images/CR.1.png", "class": "No finding", "original_label": "No finding",
                      "patient_id": "ANON1", "view": "PA", "modality": "X-ray"}]
+
+
+def test_unreachable_proxy_is_named(server, tmp_path, monkeypatch):
+    server.files["/f.bin"] = PAYLOAD
+    port = _closed_port()
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(OfflineError, match=f"via proxy 127.0.0.1:{port}"):
+        download(server.base_url + "/f.bin", tmp_path / "f.bin", connect_timeout=1.0)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert download(server.base_url + "/f.bin", tmp_path / "f.bin").size == len(PAYLOAD)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
-from urllib.request import Request, getproxies, urlopen
+from urllib.request import Request, getproxies, proxy_bypass, urlopen
 
 from cxrlab.datasets.errors import ChecksumError, DownloadError, OfflineError
 
@@ -101,7 +101,7 @@ def download(
 def _check_reachable(url: str, timeout: float) -> None:
     """Open (and close) a TCP connection to the host, or to the proxy that would be used."""
     parts = urlsplit(url)
-    proxy = getproxies().get(parts.scheme)
+    proxy = None if parts.hostname and proxy_bypass(parts.hostname) else getproxies().get(parts.scheme)
     target = urlsplit(proxy if "://" in (proxy or "") else f"http://{proxy}") if proxy else parts
     host, port = target.hostname, target.port or (443 if target.scheme == "https" else 80)
     if not host:
