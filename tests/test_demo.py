@@ -128,3 +128,13 @@ def test_downstream_stages_train_evaluate_export_predict(tmp_path, monkeypatch):
     assert state.bundle == tmp_path / "demo" / "model.cxrlab" and state.report.exists()
     assert f"cxrlab serve {state.bundle}" in summary(state)
     assert sum("[labelled " in line for line in lines) == TINY["predict_count"]
+
+
+@pytest.mark.parametrize("scheme", ["binary", "covid-binary", "3class", "4class"])
+def test_synthetic_labels_cover_every_class_of_the_scheme(scheme):
+    from cxrlab.cli.demo import _synthetic_labels
+    from cxrlab.labels import load_scheme
+
+    loaded = load_scheme(scheme)
+    labels = _synthetic_labels(scheme)
+    assert sorted(loaded.map(label) for label in labels) == sorted(loaded.classes)
