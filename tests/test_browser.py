@@ -1,0 +1,94 @@
+"""The web page in a real headless Chromium (Debian ``chromium`` + playwright): upload an image
+and see the result rendered; upload junk and see the error."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from helpers_deploy import film, make_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (.ci/run installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from cxrlab.export.bundle import export_bundle
+    from cxrlab.predict.predictor import Predictor
+    from cxrlab.serve.app import create_app
+
+    root = tmp_path_factory.mktemp("browser")
+    bundle = export_bundle(make_run(root / "run", thresholds={"COVID": 0.3}), root / "model.cxrlab").path
+    port = _free_port()
+    config = uvicorn.Config(create_app(Predictor.from_bundle(bundle)), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        tab = browser.new_page()
+        tab.set_default_timeout(30_000)
+        yield tab
+        browser.close()
+
+
+def test_upload_shows_heatmap_probabilities_decision_and_warning(server, page, tmp_path):
+    image = tmp_path / "chest.png"
+    Image.fromarray(film("COVID", 3, 120)).save(image)
+    external = []
+    page.on("request", lambda req: external.append(req.url) if not req.url.startswith((server, "data:")) else None)
+    page.goto(server + "/")
+    page.wait_for_function("document.getElementById('intended-use').textContent.includes('not a medical device')")
+    page.set_input_files("#file", str(image))
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.locator(".prob-row").count() == 3
+    assert page.inner_text("#decision") in ("COVID", "Normal", "Pneumonia")
+    assert "threshold" in page.inner_text("#rule")
+    widths = page.eval_on_selector_all(".prob-row .bar > div", "els => els.map(e => parseFloat(e.style.width))")
+    assert abs(sum(widths) - 100) < 0.5
+    assert page.eval_on_selector("#heatmap-image", "img => img.complete && img.naturalWidth") == 32
+    assert page.eval_on_selector("#input-image", "img => img.complete && img.naturalWidth") == 32
+    assert "Heatmap for" in page.inner_text("#heatmap-caption")
+    assert external == []  # nothing fetched from outside the service
+
+
+def test_junk_upload_shows_the_error_message(server, page, tmp_path):
+    junk = tmp_path / "notes.png"
+    junk.write_text("not an image")
+    page.goto(server + "/")
+    page.set_input_files("#file", str(junk))
+    page.wait_for_selector("#error:not([hidden])")
+    assert "not a recognised image format" in page.inner_text("#error")
+    assert page.locator("#result").is_hidden()

@@ -1,0 +1,137 @@
+"""Batch prediction from a bundle: path collection, CSV with bad files among good ones, torch
+parity through the real file pipeline, DICOM handling, decisions, heatmaps, CLI."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from cxrlab.cli import build_app
+from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.errors import CxrlabError
+from cxrlab.export.bundle import export_bundle
+from cxrlab.io.images import read_image, to_uint8
+from cxrlab.predict.batch import predict_files, write_csv
+from cxrlab.predict.decision import class_thresholds, decide
+from cxrlab.predict.files import collect_paths
+from cxrlab.predict.predictor import Predictor
+from cxrlab.train.checkpoint import load_checkpoint
+
+from helpers_deploy import film, make_run, single_thread_torch
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread_torch)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundle")
+    run = make_run(root / "run", thresholds={"COVID": 0.2}, temperature=2.0)
+    return run, export_bundle(run, root / "model.cxrlab").path
+
+
+def _read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_csv_has_a_row_per_file_with_errors_for_bad_files_and_never_stops(bundle, image_files, tmp_path):
+    _, path = bundle
+    predictor = Predictor.from_bundle(path)
+    (tmp_path / "truncated.png").write_bytes(image_files["png8"].read_bytes()[:150])
+    (tmp_path / "notes.png").write_text("hello")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    paths = [*image_files.values(), tmp_path / "truncated.png", tmp_path / "notes.png", tmp_path / "empty.jpg",
+             tmp_path / "missing.png"]
+    counts = write_csv(predict_files(predictor, paths, batch_size=3, heatmap_dir=tmp_path / "heat"), tmp_path / "p.csv",
+                       predictor.classes)
+    rows = _read(tmp_path / "p.csv")
+    assert [r["path"] for r in rows] == [str(p) for p in paths]
+    assert counts["images"] == len(paths) and counts["errors"] == 4
+    bad = {r["path"].rsplit("/", 1)[-1]: r["error"] for r in rows if r["error"]}
+    assert "truncated" in bad["truncated.png"] and "not a recognised" in bad["notes.png"]
+    assert "empty" in bad["empty.jpg"] and "cannot read" in bad["missing.png"]
+    for row in rows:
+        if row["error"]:
+            assert row["label"] == "" and row["prob_COVID"] == ""
+            continue
+        probs = [float(row[f"prob_{c}"]) for c in predictor.classes]
+        assert abs(sum(probs) - 1) < 1e-4 and row["label"] == predictor.classes[int(np.argmax(probs))]
+        expected = "COVID" if probs[0] >= 0.2 else max(("Normal", "Pneumonia"), key=lambda c: float(row[f"prob_{c}"]))
+        assert row["decision"] == expected
+        assert Image.open(row["heatmap"]).size == (predictor.size, predictor.size)
+
+
+def test_predictor_matches_the_torch_model_with_temperature(bundle, image_files):
+    run, path = bundle
+    model, meta = load_checkpoint(run)
+    predictor = Predictor.from_bundle(path)
+    rows = list(predict_files(predictor, [image_files["jpeg"], image_files["png16"]]))
+    gray = np.stack([preprocess(to_uint8(read_image(p)), meta.preprocess_config()) for p in (image_files["jpeg"], image_files["png16"])])
+    with torch.no_grad():
+        probs = torch.softmax(model(torch.from_numpy(to_model_input(gray, meta.mean, meta.std))) / 2.0, dim=1).numpy()
+    got = np.array([[float(r[f"prob_{c}"]) for c in meta.classes] for r in rows])
+    assert np.abs(got - probs).max() < 1e-5
+
+
+def test_monochrome1_and_monochrome2_dicoms_of_one_film_get_the_same_answer(bundle, image_files):
+    predictor = Predictor.from_bundle(bundle[1])
+    m1, m2 = (predictor.predict_views(predictor.load(image_files[k])[None])[0] for k in ("dicom_m1", "dicom_m2"))
+    assert m1.label == m2.label
+    assert max(abs(m1.probabilities[c] - m2.probabilities[c]) for c in predictor.classes) < 1e-3
+
+
+def test_collect_paths_folders_globs_and_dicoms_without_suffix(image_files, tmp_path):
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(image_files["png8"], root / "a.png")
+    shutil.copy(image_files["jpeg"], root / "sub" / "b.jpg")
+    shutil.copy(image_files["dicom_m2"], root / "sub" / "IM0001")  # DICOM files often have no suffix
+    (root / "README").write_text("not an image")
+    (root / "notes.txt").write_text("not an image")
+    paths, warnings = collect_paths([str(root), str(root / "*.png"), str(tmp_path / "none" / "*.png")])
+    assert [p.name for p in paths] == ["a.png", "IM0001", "b.jpg"]
+    assert warnings and "matched no image" in warnings[0]
+    paths, _ = collect_paths([str(root / "**" / "*.jpg")])
+    assert [p.name for p in paths] == ["b.jpg"]
+    with pytest.raises(CxrlabError, match="no images found"):
+        collect_paths([str(tmp_path / "empty-*")])
+
+
+@pytest.mark.parametrize("probs, thresholds, label, flagged", [
+    ([0.7, 0.3], {}, "A", ()),
+    ([0.3, 0.7], {"B": 0.8}, "A", ()),  # binary below threshold -> the other class
+    ([0.3, 0.7], {"B": 0.6}, "B", ("B",)),
+    ([0.5, 0.3, 0.2], {"B": 0.25, "C": 0.1}, "B", ("B", "C")),  # most probable flagged class wins
+    ([0.5, 0.3, 0.2], {"A": 0.9, "B": 0.9, "C": 0.9}, "none", ()),
+])
+def test_decision_at_operating_thresholds(probs, thresholds, label, flagged):
+    classes = ["A", "B", "C"][:len(probs)]
+    decision = decide(probs, classes, class_thresholds(thresholds, classes))
+    assert (decision.label, decision.flagged) == (label, flagged)
+
+
+def test_threshold_parsing_ignores_junk():
+    assert class_thresholds({"A": 0.3, "B": {"threshold": 0.6}, "C": "x", "Z": 0.1, "A2": 2}, ["A", "B", "C"]) == {"A": 0.3, "B": 0.6}
+
+
+def test_predict_cli_writes_csv_and_heatmaps(bundle, image_files, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    out = tmp_path / "pred.csv"
+    args = ["predict", bundle[1], str(image_files["png8"]), str(bad), str(image_files["dicom_m1"]),
+            "--out", str(out), "--heatmaps", str(tmp_path / "heat"), "--batch-size", "2"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert "3 images, 1 unreadable" in result.output
+    rows = _read(out)
+    assert len(rows) == 3 and rows[1]["error"] and not rows[0]["error"] and not rows[2]["error"]
+    assert len(list((tmp_path / "heat").glob("*.png"))) == 2
+    film_png = tmp_path / "f.png"
+    Image.fromarray(film()).save(film_png)
+    assert CliRunner().invoke(build_app(), ["predict", str(tmp_path / "nope.cxrlab"), str(film_png)]).exit_code != 0
