@@ -109,3 +109,13 @@ def test_select_rows_maps_scheme_and_explains_missing_splits():
 def test_default_config_is_valid():
     cfg = TrainConfig()
     assert cfg.model.name == "cnn-small" and cfg.augment.hflip_p == 0.0 and cfg.monitor == "val_macro_f1"
+
+
+def test_amp_choice():
+    from cxrlab.train.setup import amp_dtype, cpu_has_fast_bf16
+
+    cpu = torch.device("cpu")
+    assert amp_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_fast_bf16() else None)
+    assert amp_dtype("off", cpu) is None and amp_dtype("bf16", cpu) == torch.bfloat16
+    with pytest.raises(ConfigError, match="needs a GPU"):
+        amp_dtype("fp16", cpu)

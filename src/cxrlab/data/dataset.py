@@ -69,6 +69,6 @@ class CachedImageDataset(Dataset):
         x = self.raw(index)
         if self.augment is not None:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(sample_seed(self.seed, self.epoch, index))
+                torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index))
                 x = self.augment(x)
         return normalize(x, self.mean, self.std, self.in_chans), int(self.targets[index])
