@@ -84,6 +84,25 @@ def test_upload_shows_heatmap_probabilities_decision_and_warning(server, page, t
     assert external == []  # nothing fetched from outside the service
 
 
+def test_dropping_a_file_on_the_page_runs_a_prediction(server, page):
+    import base64
+
+    from helpers_deploy import png_bytes
+
+    page.goto(server + "/")
+    page.evaluate(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+            document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }""",
+        base64.b64encode(png_bytes(film("Normal", 4, 64))).decode(),
+    )
+    page.wait_for_selector("#result:not([hidden])")
+    assert "dropped.png" in page.inner_text("#status") and page.locator(".prob-row").count() == 3
+
+
 def test_junk_upload_shows_the_error_message(server, page, tmp_path):
     junk = tmp_path / "notes.png"
     junk.write_text("not an image")

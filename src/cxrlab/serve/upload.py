@@ -1,4 +1,5 @@
-"""Read an upload with a hard size limit: a multipart field ``file`` or a raw request body.
+"""Read an upload with a hard size limit: a multipart field ``file``, or else the raw request body
+(any other content type, so ``curl --data-binary @film.dcm`` works).
 
 The body is read in chunks and refused (413) as soon as it passes the limit, so an oversized
 upload never sits in memory or on disk; multipart is then parsed from the bounded bytes.
@@ -29,8 +30,6 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, str]:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         data, name = await _multipart_file(request, bytes(body))
-    elif ctype.startswith("application/x-www-form-urlencoded"):
-        raise ApiError(400, "missing_file", "send the image as a multipart form field named 'file' (or as the raw body)")
     else:
         data, name = bytes(body), request.headers.get("x-filename", "upload")
     if len(data) > limit:
