@@ -3,7 +3,8 @@
 - ``POST /v1/predict`` (multipart field ``file``, or the raw file as the body) -> probabilities,
   label, decision at the operating threshold, optional heatmap overlay and model view (base64 PNG)
 - ``GET /v1/model`` -> the model card; ``GET /health`` -> liveness and the model's name
-- ``GET /`` -> the web page (``serve/static``, no external resources)
+- ``GET /`` -> the web page (``serve/static``, no external resources); ``GET /openapi.json``
+  (FastAPI's /docs pages are off: they load scripts from a CDN)
 
 The predictor is created (or taken) once, in ``lifespan``, and kept on ``app.state``.
 """
@@ -49,7 +50,7 @@ def create_app(predictor: Predictor | Callable[[], Predictor], config: ServeConf
         app.state.limiter = anyio.CapacityLimiter(config.max_concurrent)
         yield
 
-    app = FastAPI(title="cxrlab", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="cxrlab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Chest X-ray classifier - research use only, not a medical device.")
     install_error_handlers(app)
     _routes(app)
