@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +93,13 @@ def test_dataset_is_labelled_synthetic_everywhere(tmp_path):
 def test_grid_has_one_row_per_label():
     grid = synthetic_grid(("Normal", "COVID"), per_label=3, size=32)
     assert grid.shape == (64, 96) and grid.dtype == np.uint8
+
+
+def test_duplicates_are_resized_copies_and_some_conflict(tmp_path):
+    root = make_synthetic_dataset(tmp_path / "ds", labels=("COVID", "Normal"), per_class=5, size=64,
+                                  manifest=True, duplicates=3)
+    rows = list(csv.DictReader(open(root / "manifest.csv")))
+    copies = [r for r in rows if "copy" in r["file"]]
+    assert len(rows) == 13 and len(copies) == 3
+    assert all(Path(root / r["file"]).name.startswith("synthetic_") for r in copies)
+    assert all(int(r["width"]) < 64 and read_image(root / r["file"]).pixels.shape[0] == int(r["width"]) for r in copies)

@@ -28,6 +28,7 @@ class DemoConfig:
     synthetic_labels: tuple[str, ...] = ("COVID", "Normal", "Pneumonia")
     per_class: int = 120  # SYNTHETIC films per class
     images_per_patient: int = 2  # SYNTHETIC films share patients, so the split must group them
+    duplicates: int = 6  # resized copies of SYNTHETIC films under other patient ids, for the audit to find
     film_size: int = 128  # pixels of the SYNTHETIC films on disk
     max_per_class: int = 400  # real data: at most this many images per label are kept (0 = all)
     image_size: int = 64  # model input

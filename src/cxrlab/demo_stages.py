@@ -23,11 +23,13 @@ def stage_data(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     root = state.out / "data" / SYNTHETIC_FOLDER
     clear_own_folder(root, "SYNTHETIC.txt")
     make_synthetic_dataset(root, labels=cfg.synthetic_labels, per_class=cfg.per_class, size=cfg.film_size,
-                           seed=cfg.seed, images_per_patient=cfg.images_per_patient, manifest=True)
+                           seed=cfg.seed, images_per_patient=cfg.images_per_patient, manifest=True,
+                           duplicates=cfg.duplicates)
     state.data_root, state.synthetic = root, True
     log(SYNTHETIC_TEXT.rstrip())
     n = cfg.per_class * len(cfg.synthetic_labels)
-    return f"{n} SYNTHETIC films ({', '.join(cfg.synthetic_labels)}) in {root} - see SYNTHETIC.txt there"
+    return (f"{n} SYNTHETIC films ({', '.join(cfg.synthetic_labels)}) + {cfg.duplicates} resized copies "
+            f"in {root} - see SYNTHETIC.txt there")
 
 
 def stage_index(cfg: DemoConfig, state: DemoState, log: Log) -> str:
@@ -58,10 +60,17 @@ def _limit_per_label(df, limit: int, seed: int):
 
 
 def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
-    require(state.manifest, "a manifest")
-    from cxrlab.data.audit import run_audit  # noqa: F401  (wired when the audit module lands)
+    manifest = require(state.manifest, "a manifest")
+    from cxrlab.data.audit import run_audit
+    from cxrlab.data.audit_report import write_audit
+    from cxrlab.data.manifest import read_manifest, write_manifest
 
-    raise StageSkipped("audit entry point not wired into the demo yet")
+    result = run_audit(read_manifest(manifest), workers=cfg.workers, progress=cfg.progress)
+    write_manifest(result.manifest, manifest)  # adds dup_group, which the split keeps together
+    files = write_audit(result, state.out / "audit", seed=cfg.seed)
+    s = result.summary()
+    return (f"{s['duplicate_groups']} duplicate groups ({s['exact_groups']} exact, {s['near_groups']} near), "
+            f"{s['label_conflict_groups']} with conflicting labels -> {files.summary.parent}")
 
 
 def stage_split(cfg: DemoConfig, state: DemoState, log: Log) -> str:

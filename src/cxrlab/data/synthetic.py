@@ -123,11 +123,14 @@ def make_synthetic_dataset(
     fmt: str = "png",
     images_per_patient: int = 1,
     manifest: bool = False,
+    duplicates: int = 0,
 ) -> Path:
     """A class-per-folder SYNTHETIC dataset ``root/<label>/synthetic_<label>-<i>.<fmt>`` plus
     ``root/SYNTHETIC.txt``. With ``images_per_patient`` > 1 consecutive films share a patient id;
     with ``manifest`` a ``manifest.csv`` (file, class, original_label, patient_id, view, width,
-    height) is written too, so indexing keeps the patient ids."""
+    height) is written too, so indexing keeps the patient ids. ``duplicates`` adds that many
+    re-encoded, resized copies of random films under another patient id, as pooled public collections
+    have them (every third copy lands in another class folder: a label conflict for the audit)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     rows = []
@@ -140,6 +143,7 @@ def make_synthetic_dataset(
             _save(Image.fromarray(film), folder / name, fmt)
             patient = f"synthetic-{label}-{i // max(1, images_per_patient):04d}"
             rows.append([f"{label}/{name}", label, label, patient, "PA", size, size])
+    rows += _copies(root, rows, duplicates, labels, rng)
     (root / "SYNTHETIC.txt").write_text(SYNTHETIC_TEXT, encoding="utf-8")
     if manifest:
         with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
@@ -147,6 +151,22 @@ def make_synthetic_dataset(
             writer.writerow(["file", "class", "original_label", "patient_id", "view", "width", "height"])
             writer.writerows(rows)
     return root
+
+
+def _copies(root: Path, rows: list[list], count: int, labels: tuple[str, ...], rng: np.random.Generator) -> list[list]:
+    """Resized JPEG copies of random films (near duplicates); every third in another class folder."""
+    out = []
+    for k in range(count):
+        source = rows[int(rng.integers(0, len(rows)))]
+        label = source[1]
+        if k % 3 == 2 and len(labels) > 1:
+            label = labels[(labels.index(source[1]) + 1) % len(labels)]
+        img = Image.open(root / source[0])
+        side = int(img.width * rng.uniform(0.8, 0.95))
+        name = f"{label}/synthetic_copy-{k:03d}.jpg"
+        img.resize((side, side), Image.Resampling.BILINEAR).save(root / name, quality=85)
+        out.append([name, label, label, f"synthetic-copy-{k:03d}", "PA", side, side])
+    return out
 
 
 def _save(img: Image.Image, target: Path, fmt: str) -> None:
