@@ -51,6 +51,7 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
         "cross_source_pairs": [{"a": "x.png", "b": "y.png"}], "sources_with_copies": ["dark", "bright"],
     }), encoding="utf-8")
     (audit / "pairs.csv").write_text("a,b\n", encoding="utf-8")
+    Image.fromarray(make_film("COVID", seed=1, size=40)).save(audit / "near_pairs.png")
     manifest["dup_group"] = ""
     manifest.loc[[0, 6], "dup_group"] = "g1"  # one copy in each source
     manifest.loc[[1, 2], "dup_group"] = "g2"  # same source, val and test
@@ -68,9 +69,9 @@ def test_report_is_self_contained_with_all_sections(tmp_path, manifest):
     # figures are embedded PNGs that decode
     figures = dict(re.findall(r'<img class="fig" alt="([^"]+)" src="data:image/png;base64,([^"]+)"', text))
     assert {"class counts per source", "class counts per split", "image size by source",
-            "mean vs std per class", "brightness and contrast histograms"} <= set(figures)
-    for data in figures.values():
-        assert Image.open(io.BytesIO(base64.b64decode(data))).size[0] > 300
+            "mean vs std per class", "brightness and contrast histograms", "near_pairs"} <= set(figures)
+    for name, data in figures.items():
+        assert Image.open(io.BytesIO(base64.b64decode(data))).size[0] > (30 if name == "near_pairs" else 300)
     # 2 samples per class (2 classes) + 2 per source (2 sources)
     assert len(THUMB.findall(text)) == 8
     # duplicate groups from the manifest: 2 groups, one across sources, one across splits

@@ -21,6 +21,7 @@ from cxrlab.errors import ConfigError
 from cxrlab.io.atomic import write_text
 
 _SPLIT_ORDER = ("train", "val", "test", "external")
+_MAX_EMBED_BYTES = 8_000_000
 
 
 def make_eda_report(
@@ -200,6 +201,9 @@ def _audit(audit_dir: Path | None) -> str:
     for key, value in summary.items():
         if isinstance(value, (list, dict)) and value:
             parts += [f"<h3>{esc(str(key).replace('_', ' '))}</h3>", _nested(value)]
+    for sheet in sorted(audit_dir.glob("*.png"))[:4]:  # e.g. the audit's contact sheet of near-duplicate pairs
+        if sheet.stat().st_size <= _MAX_EMBED_BYTES:
+            parts += [f"<h3>{esc(sheet.name)}</h3>", figure_img(sheet.read_bytes(), sheet.stem)]
     files = sorted(p.name for p in audit_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".html"))
     if files:
         parts.append(f'<p class="note">Details in {esc(audit_dir)}: {esc(", ".join(files))}.</p>')

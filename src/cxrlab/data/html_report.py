@@ -28,9 +28,9 @@ p.note { color:var(--muted); margin:4px 0 10px; }
 .card b { display:block; font-size:20px; }
 .card span { color:var(--muted); font-size:12px; }
 table { border-collapse:collapse; margin:6px 0 12px; font-size:13px; }
-th, td { border-bottom:1px solid var(--line); padding:3px 10px; text-align:left; }
+th, td { border-bottom:1px solid var(--line); padding:3px 10px; text-align:left; max-width:560px; overflow-wrap:anywhere; }
 th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
-thead th { background:var(--soft); }
+thead th { background:var(--soft); white-space:nowrap; overflow-wrap:normal; }
 tr.total td { font-weight:bold; border-top:2px solid var(--line); }
 img.fig { max-width:100%; height:auto; display:block; margin:6px 0; }
 .grid { display:grid; grid-template-columns:repeat(var(--cols, 8), minmax(0, 1fr)); gap:6px; margin:4px 0 14px; max-width:1100px; }
