@@ -42,14 +42,15 @@ def stage_index(data: Path, work: Path, workers: int, size: int) -> dict:
 
 def stage_audit(data: Path, work: Path, workers: int, size: int) -> dict:
     from cxrlab.data.audit import run_audit
+    from cxrlab.data.audit_report import write_audit
     from cxrlab.data.manifest import read_manifest
 
     df = read_manifest(work / "manifest.csv")
     start = time.perf_counter()
-    run_audit(df, work / "audit", workers=workers)
+    result = run_audit(df, workers=workers, progress=False)
+    write_audit(result, work / "audit")
     seconds = time.perf_counter() - start
-    summary = json.loads((work / "audit" / "summary.json").read_text(encoding="utf-8"))
-    findings = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    findings = {k: v for k, v in result.summary().items() if isinstance(v, (int, float))}
     return {"images": len(df), "seconds": seconds, "findings": findings}
 
 
