@@ -115,3 +115,12 @@ def test_confounded_data_warns_in_plain_language():
     text = " ".join(report["warnings"])
     assert "Label and source are confounded" in text
     assert "No single source has both COVID and non-COVID images" in text
+
+
+def test_probe_copes_with_more_features_than_images():
+    rng = np.random.default_rng(5)
+    sources = np.repeat(["a", "b"], 30)
+    wide = rng.normal(size=(60, 300))  # more features than images (VGG16 gives 4096)
+    wide[:, :10] += (sources == "b")[:, None] * 2  # a cue spread over a few features, as in CNN features
+    res = probe_balanced_accuracy(wide, sources, np.arange(60), seed=0)
+    assert res["balanced_accuracy"] > 0.8

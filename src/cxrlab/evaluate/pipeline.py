@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrlab.data.manifest import read_manifest
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate.analysis import Calibration, analyse_set, compare_sets, fit_on_validation
+from cxrlab.evaluate.context import RunContext, load_context
 from cxrlab.evaluate.calibration import apply_temperature
 from cxrlab.evaluate.inference import load_images, run_model
-from cxrlab.evaluate.selection import EvalSet, fit_rows, map_targets, select_rows
+from cxrlab.evaluate.selection import EvalSet, map_targets, select_rows
 from cxrlab.evaluate.thresholds import default_target_class
 from cxrlab.io.atomic import atomic_path, write_text
 
@@ -57,19 +57,16 @@ class SetResult:
         return apply_temperature(self.logits, temperature)
 
 
-def run_folder(path: Path, ckpt_dir: Path) -> Path | None:
-    """The run folder (``runs/<name>/``) of a run or checkpoint path, if there is one."""
-    for cand in (path, ckpt_dir.parent.parent):
-        if (cand / "checkpoints").is_dir() or (cand / "split_manifest.csv").exists():
-            return cand
-    return None
-
-
-def default_out(run_dir: Path | None, ckpt_dir: Path, options: EvaluateOptions) -> Path:
+def default_out(run_dir: Path | None, ckpt_dir: Path, options: EvaluateOptions, manifest: Path | None = None) -> Path:
+    """``RUN/evaluation`` for the run's own test split; ``RUN/evaluation-<what>`` for anything else
+    (another split, a source, another manifest), so evaluations never overwrite each other."""
     base = run_dir or ckpt_dir.parent
-    if options.split is None and options.source is None:
+    parts = [options.source, options.split]
+    if manifest is not None:
+        parts.insert(0, manifest.parent.name if manifest.stem == "manifest" else manifest.stem)
+    if not any(parts):
         return base / "evaluation"
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(p for p in (options.source, options.split) if p))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(p for p in parts if p)).strip("-") or "other"
     return base / f"evaluation-{slug}"
 
 
@@ -161,59 +158,58 @@ def evaluate_run(
     """Evaluate a run (or checkpoint folder) and write ``metrics.json``, ``predictions.csv`` and a
     self-contained ``report.html`` into ``out``; returns ``out``."""
     from cxrlab.evaluate.report import write_report
-    from cxrlab.evaluate.shortcut import shortcut_report
-    from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
 
-    run = Path(run)
-    ckpt_dir = resolve_checkpoint_dir(run, options.which)
-    model, meta = load_checkpoint(ckpt_dir)
-    run_dir = run_folder(run, ckpt_dir)
-    split_manifest = run_dir / "split_manifest.csv" if run_dir else None
-    run_df = read_manifest(split_manifest) if split_manifest and split_manifest.exists() else None
-    if manifest is None and run_df is None:
-        raise ConfigError(f"{run}: the run has no split_manifest.csv; pass --manifest")
-    df = read_manifest(manifest) if manifest is not None else run_df
-    scheme, classes = meta.scheme(), list(meta.classes)
-    evalset = select_rows(df, scheme, options.split, options.source, run_df)
-    out = Path(out) if out else default_out(run_dir, ckpt_dir, options)
-
-    cal, _ = calibration_for(model, meta, run_df, df, options, cache_root, ckpt_dir, log)
-    main = predict_set(model, meta, evalset, cache_root, options.batch_size, log)
+    ctx = load_context(run, manifest, options.which)
+    evalset = select_rows(ctx.df, ctx.meta.scheme(), options.split, options.source, ctx.run_df)
+    out = Path(out) if out else default_out(ctx.run_dir, ctx.ckpt_dir, options, ctx.other_manifest)
+    classes = list(ctx.meta.classes)
+    cal, _ = calibration_for(ctx.model, ctx.meta, ctx.run_df, ctx.df, options, cache_root, ctx.ckpt_dir, log)
+    main = predict_set(ctx.model, ctx.meta, evalset, cache_root, options.batch_size, log)
     log(f"{main.name}: bootstrapping {options.n_boot} resamples")
     main = _analysed(main, classes, cal, options)
-    sets = [main]
-    internal, comparison = None, None
-    if main.external and run_df is not None and (run_df.get("split", pd.Series(dtype=str)) == "test").any():
-        internal_set = select_rows(run_df, scheme, "test", None, run_df)
-        internal = _analysed(predict_set(model, meta, internal_set, cache_root, options.batch_size, log), classes, cal, options)
-        comparison = compare_sets(internal.analysis, main.analysis)
-        sets.append(internal)
-    shortcut = None
-    if options.shortcut:
-        shortcut = _shortcut(sets, classes, cal.temperature, fit_rows(run_df), scheme, options.seed, shortcut_report)
-    metrics = {
-        "run": str(run_dir or ckpt_dir), "checkpoint": str(ckpt_dir), "architecture": meta.architecture,
-        "classes": classes, "label_scheme": scheme.name,
-        "evaluated": {"name": main.name, "manifest": str(manifest or split_manifest), "external": main.external,
-                      "excluded": evalset.excluded, "notes": list(evalset.notes)},
-        "bootstrap": {"resamples": options.n_boot, "seed": options.seed, "level": 0.95, "unit": main.analysis["unit"]},
-        "calibration_fit": {"fitted_on_validation": cal.fitted, "temperature": cal.temperature,
-                            "target_class": cal.target_class, "target_sensitivity": cal.target_sensitivity,
-                            "threshold": cal.threshold, "validation": cal.validation},
-        "headline": {k: main.analysis["intervals"][k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "auc")},
-        **{k: v for k, v in main.analysis.items() if k not in ("intervals", "metrics")},
-        **main.analysis["metrics"],
-        "intervals": main.analysis["intervals"],
-        "internal": internal.analysis if internal else None,
-        "comparison": comparison,
-        "shortcut": shortcut,
-    }
+    internal = _internal_counterpart(ctx, main, cal, options, cache_root, log)
+    sets = [main] + ([internal] if internal else [])
+    shortcut = _shortcut(sets, classes, cal.temperature, ctx, options.seed) if options.shortcut else None
+    metrics = _metrics(ctx, evalset, main, internal, cal, options, shortcut)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.json", json.dumps(jsonable(metrics), indent=2))
     write_predictions(out / "predictions.csv", sets, classes, cal.temperature)
-    write_report(out / "report.html", metrics, main, internal, run_dir, options.gallery)
+    write_report(out / "report.html", metrics, main, internal, ctx.run_dir, options.gallery)
     log(f"wrote {out / 'report.html'}")
     return out
+
+
+def _internal_counterpart(ctx: RunContext, main: SetResult, cal, options, cache_root, log) -> SetResult | None:
+    """For an external evaluation: the run's own test split, to put side by side."""
+    run_df = ctx.run_df
+    if not main.external or run_df is None or "split" not in run_df.columns or not (run_df["split"] == "test").any():
+        return None
+    internal_set = select_rows(run_df, ctx.meta.scheme(), "test", None, run_df)
+    result = predict_set(ctx.model, ctx.meta, internal_set, cache_root, options.batch_size, log)
+    return _analysed(result, list(ctx.meta.classes), cal, options)
+
+
+def _metrics(ctx: RunContext, evalset: EvalSet, main: SetResult, internal: SetResult | None, cal: Calibration,
+             options: EvaluateOptions, shortcut: dict | None) -> dict:
+    """The content of metrics.json (see docs/evaluate.md)."""
+    a = main.analysis
+    return {
+        "run": str(ctx.run_dir or ctx.ckpt_dir), "checkpoint": str(ctx.ckpt_dir), "architecture": ctx.meta.architecture,
+        "classes": list(ctx.meta.classes), "label_scheme": ctx.meta.scheme().name,
+        "evaluated": {"name": main.name, "manifest": str(ctx.manifest), "external": main.external,
+                      "excluded": evalset.excluded, "notes": list(evalset.notes)},
+        "bootstrap": {"resamples": options.n_boot, "seed": options.seed, "level": 0.95, "unit": a["unit"]},
+        "calibration_fit": {"fitted_on_validation": cal.fitted, "temperature": cal.temperature,
+                            "target_class": cal.target_class, "target_sensitivity": cal.target_sensitivity,
+                            "threshold": cal.threshold, "validation": cal.validation},
+        "headline": {k: a["intervals"][k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "auc")},
+        **{k: v for k, v in a.items() if k not in ("intervals", "metrics")},
+        **a["metrics"],
+        "intervals": a["intervals"],
+        "internal": internal.analysis if internal else None,
+        "comparison": compare_sets(internal.analysis, a) if internal else None,
+        "shortcut": shortcut,
+    }
 
 
 def _analysed(res: SetResult, classes, cal: Calibration, options: EvaluateOptions) -> SetResult:
@@ -221,18 +217,16 @@ def _analysed(res: SetResult, classes, cal: Calibration, options: EvaluateOption
     return SetResult(res.name, res.df, res.logits, res.features, res.images, analysis, res.external)
 
 
-def _shortcut(sets: list[SetResult], classes, temperature, fit_df, scheme, seed, shortcut_report) -> dict:
+def _shortcut(sets: list[SetResult], classes, temperature: float, ctx: RunContext, seed: int) -> dict:
     """The shortcut section over every evaluated image (internal + external when both exist)."""
     from cxrlab.evaluate.bootstrap import resampling_units
+    from cxrlab.evaluate.shortcut import shortcut_report
 
     df = pd.concat([s.df for s in sets], ignore_index=True)
     feats = [s.features for s in sets]
     features = np.concatenate(feats) if all(f is not None for f in feats) else None
     probs = np.concatenate([s.probs(temperature) for s in sets])
     units, _ = resampling_units(df)
-    train_sources = train_labels = None
-    if fit_df is not None and len(fit_df):
-        mapped, _ = map_targets(fit_df, scheme)
-        train_sources, train_labels = mapped["source"].to_numpy(), mapped["class"].to_numpy()
+    train_sources, train_labels = ctx.training_labels()
     return shortcut_report(features, probs, df["target"].to_numpy(), df["source"].to_numpy(), units, classes,
                            train_sources, train_labels, seed)

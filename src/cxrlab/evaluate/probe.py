@@ -19,7 +19,6 @@ import numpy as np
 
 MIN_PER_SOURCE = 10
 MAX_SAMPLES = 4000
-MAX_DIMS = 128
 
 
 def _usable(sources: np.ndarray, units: np.ndarray, folds: int) -> np.ndarray:
@@ -53,7 +52,6 @@ def probe_balanced_accuracy(
     """Cross-validated source-probe balanced accuracy: ``{balanced_accuracy, chance, n, sources,
     per_source_recall}``; ``balanced_accuracy`` is ``nan`` (with a ``reason``) when fewer than two
     sources have enough images."""
-    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, recall_score
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
@@ -68,10 +66,7 @@ def probe_balanced_accuracy(
         return {"balanced_accuracy": math.nan, "chance": math.nan, "n": int(len(keep)), "sources": names,
                 "reason": f"needs two sources with at least {MIN_PER_SOURCE} images and {folds} patients each"}
     x, y, g = features[keep], sources[keep], units[keep]
-    steps = [StandardScaler()]
-    if x.shape[1] > MAX_DIMS:  # wide features (VGG: 4096): a seeded randomized PCA keeps the probe fast
-        steps.append(PCA(n_components=MAX_DIMS, svd_solver="randomized", random_state=seed))
-    model = make_pipeline(*steps, LogisticRegression(max_iter=2000, class_weight="balanced", C=0.1))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced", C=0.1))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     pred = cross_val_predict(model, x, y, groups=g, cv=cv)
     recalls = recall_score(y, pred, labels=names, average=None, zero_division=0)
