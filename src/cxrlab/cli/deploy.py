@@ -88,6 +88,9 @@ def predict_command(
 
     predictor = Predictor.from_bundle(bundle, threads=threads)
     files, warnings = collect_paths(paths)
+    if heatmaps is not None and not predictor.has_heatmaps:
+        warnings.append(f"{bundle}: this model's bundle has no heatmap output (see 'heatmap' in its card); "
+                        "use 'cxrlab explain' on the run for Grad-CAM")
     for warning in warnings:
         err_console().print(f"[yellow]warning:[/] {warning}", highlight=False)
     columns = (TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

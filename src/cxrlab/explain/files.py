@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxrlab.data.preprocess import preprocess
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.gradcam import gradcam
 from cxrlab.explain.overlay import overlay_heatmap, png_bytes
@@ -34,12 +35,12 @@ def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | P
     films, readable = [], []
     for i, path in enumerate(paths):
         try:
-            films.append(to_uint8(read_image(path)))
+            films.append(preprocess(to_uint8(read_image(path)), meta.preprocess_config()))
             readable.append(i)
         except ImageReadError as exc:
             results[i] = Explained(str(path), error=exc.reason)
     if films:
-        res = gradcam(model, meta, films, class_name, preprocessed=False)
+        res = gradcam(model, meta, films, class_name, preprocessed=True)
         for j, i in enumerate(readable):
             cls = meta.classes[int(res.targets[j])]
             pred = int(res.probs[j].argmax())
