@@ -74,10 +74,17 @@ def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 
 
 def stage_split(cfg: DemoConfig, state: DemoState, log: Log) -> str:
-    require(state.manifest, "a manifest")
-    from cxrlab.data.splits import make_splits  # noqa: F401  (wired when the splits module lands)
+    manifest = require(state.manifest, "a manifest")
+    from cxrlab.data.manifest import read_manifest, write_manifest
+    from cxrlab.data.splits import make_splits
+    from cxrlab.labels import load_scheme
 
-    raise StageSkipped("split entry point not wired into the demo yet")
+    df = make_splits(read_manifest(manifest), scheme=load_scheme(cfg.scheme), seed=cfg.seed)
+    write_manifest(df, manifest)
+    state.split_done = True
+    counts = df["split"].value_counts()
+    parts = ", ".join(f"{name} {counts.get(name, 0)}" for name in ("train", "val", "test"))
+    return f"{parts} images; {df['group'].nunique()} groups (patients joined with their duplicates) never cross splits"
 
 
 def stage_cache(cfg: DemoConfig, state: DemoState, log: Log) -> str:
