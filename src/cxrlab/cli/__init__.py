@@ -23,9 +23,9 @@ def build_app() -> typer.Typer:
     def _root() -> None:
         """cxrlab: chest X-ray classifiers, end to end."""
 
-    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, train
+    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, segment, train
 
-    for module in (index, audit, eda, train, evaluate, deploy, demo):
+    for module in (index, audit, eda, train, segment, evaluate, deploy, demo):
         module.register(app)
 
     @app.command()
@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="cxrlab")
     except CxrlabError as exc:
-        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console().print("[yellow]interrupted[/]")
