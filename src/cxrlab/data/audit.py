@@ -75,7 +75,7 @@ def run_audit(
     start = time.perf_counter()
     cfg = config or DuplicateConfig()
     df = df.reset_index(drop=True)
-    sha1s = [str(s) for s in df["pixel_sha1"]] if "pixel_sha1" in df.columns else [""] * len(df)
+    sha1s = _col(df, "pixel_sha1").tolist()
     seen: set[str] = set()
     order = [i for i, s in enumerate(sha1s) if not s or not (s in seen or seen.add(s))]  # one row per picture
     thumbs = read_thumbnails([df["path"][i] for i in order], [sha1s[i] for i in order], size=cfg.thumb_size,
@@ -89,6 +89,7 @@ def run_audit(
     edges = [(rep_of[i], i, 1.0, "exact") for i in range(len(df)) if rep_of[i] != i]
     edges += [(order[searched[a]], order[searched[b]], float(s), "near") for a, b, s in near.itertuples(index=False)]
     out = df.copy()
+    out["pixel_sha1"] = sha1s
     out["dup_group"] = component_labels(len(df), [(a, b) for a, b, _, _ in edges])
     pairs = pair_table(out, edges)
     return AuditResult(
@@ -117,7 +118,7 @@ def component_labels(n: int, edges: list[tuple[int, int]]) -> list[str]:
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
-    return df[name].astype(str) if name in df.columns else pd.Series([""] * len(df), index=df.index)
+    return df[name].fillna("").astype(str) if name in df.columns else pd.Series([""] * len(df), index=df.index)
 
 
 def pair_table(df: pd.DataFrame, edges: list[tuple[int, int, float, str]]) -> pd.DataFrame:

@@ -92,12 +92,11 @@ class Whitener:
         if len(flat) > self.max_fit:
             flat = flat[np.random.default_rng(self.seed).choice(len(flat), self.max_fit, replace=False)]
         self.mean_ = flat.mean(axis=0)
-        centred = flat - self.mean_
-        ev, vecs = np.linalg.eigh(centred.T @ centred / max(len(flat) - 1, 1))  # ascending
-        k = max(1, min(self.components, len(flat) - 1, len(ev)))
-        ev, vecs = np.clip(ev[::-1][:k], 0.0, None), vecs[:, ::-1][:, :k]
-        self.basis_ = vecs.T.astype(np.float32)
-        self.scale_ = (1.0 / np.sqrt(ev + self.shrink * ev.mean() + 1e-12)).astype(np.float32)
+        k = max(1, min(self.components, len(flat) - 1, flat.shape[1]))
+        ev, basis = _principal_axes(flat - self.mean_, k, self.seed)
+        shrink = self.shrink + k / len(flat)  # few films -> noisy small eigenvalues -> whiten less
+        self.basis_ = basis.astype(np.float32)
+        self.scale_ = (1.0 / np.sqrt(ev + shrink * ev.mean() + 1e-12)).astype(np.float32)
         return self
 
     def transform(self, bp: np.ndarray) -> np.ndarray:
@@ -106,6 +105,18 @@ class Whitener:
         flat = bp.reshape(len(bp), -1).astype(np.float32) - self.mean_.astype(np.float32)
         z = (flat @ self.basis_.T) * self.scale_
         return z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-8)
+
+
+def _principal_axes(centred: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` variances and axes (k, D): exact SVD for small inputs, randomised SVD otherwise."""
+    n = max(len(centred) - 1, 1)
+    if min(centred.shape) <= 256:
+        _, sing, vt = np.linalg.svd(centred, full_matrices=False)
+    else:
+        from sklearn.utils.extmath import randomized_svd
+
+        _, sing, vt = randomized_svd(centred, n_components=k, n_iter=4, random_state=seed)
+    return sing[:k] ** 2 / n, vt[:k]
 
 
 def zoom_matrix(size: int, scale: float) -> np.ndarray:
