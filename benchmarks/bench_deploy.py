@@ -118,23 +118,31 @@ def pick_images(n: int) -> list[str]:
     return files.tolist()
 
 
-def bench_predict(bundle: Path, n: int, root: Path, extra: list[str]) -> dict:
-    files = pick_images(n)
-    listing = root / "files"
-    listing.mkdir(exist_ok=True)
-    for i, f in enumerate(files):  # symlinks in one folder: one folder argument, real JPEG bytes
-        (listing / f"{i:05d}_{Path(f).name}").symlink_to(f)
-    out_csv = root / "predictions.csv"
-    before = load()
+def _run_predict(bundle: Path, folder: Path, out_csv: Path, extra: list[str]) -> tuple[float, int, str]:
     start = time.perf_counter()
-    res = subprocess.run([CXRLAB, "predict", str(bundle), str(listing), "--out", str(out_csv), *extra],
+    res = subprocess.run([CXRLAB, "predict", str(bundle), str(folder), "--out", str(out_csv), *extra],
                          capture_output=True, text=True)
     wall = time.perf_counter() - start
     if res.returncode != 0:
         raise RuntimeError(res.stderr)
-    rows = out_csv.read_text().count("\n") - 1
+    return wall, out_csv.read_text().count("\n") - 1, res.stdout.strip()
+
+
+def bench_predict(bundle: Path, n: int, root: Path, extra: list[str], small: int = 32) -> dict:
+    """Wall time of ``cxrlab predict`` on n images (symlinked into one folder), and on ``small``
+    images: the difference gives the steady-state rate without start-up (imports, session)."""
+    files = pick_images(n)
+    folders = {n: root / "files-all", small: root / "files-small"}
+    for count, folder in folders.items():
+        folder.mkdir(exist_ok=True)
+        for i, f in enumerate(files[:count]):
+            (folder / f"{i:05d}_{Path(f).name}").symlink_to(f)
+    before = load()
+    wall_small, _, _ = _run_predict(bundle, folders[small], root / "small.csv", extra)
+    wall, rows, stdout = _run_predict(bundle, folders[n], root / "predictions.csv", extra)
     return {"bundle": bundle.name, "images": rows, "args": extra, "wall_s": wall, "images_per_s": rows / wall,
-            "load_before": before, "load_after": load(), "output": res.stdout.strip().splitlines()[-2:]}
+            "wall_small_s": wall_small, "small": small, "steady_images_per_s": (rows - small) / (wall - wall_small),
+            "load_before": before, "load_after": load(), "output": stdout.splitlines()[-2:]}
 
 
 def _free_port() -> int:
