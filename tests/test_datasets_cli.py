@@ -62,3 +62,14 @@ def test_offline_error_is_one_clear_line_without_traceback(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "offline" in err and "Traceback" not in err and f"127.0.0.1:{port}" in err.replace("\n", "")
+
+
+def test_account_dataset_from_a_local_archive_is_extracted(tmp_path):
+    archive = tmp_path / "covid19-radiography-database.zip"
+    archive.write_bytes(make_zip({"COVID-19_Radiography_Dataset/COVID/images/COVID-1.png": b"p"}))
+    result = _invoke(["datasets", "download", "covid19-radiography-db", "--dest", str(tmp_path / "d"),
+                      "--archive", str(archive)])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "d" / "covid19-radiography-db"
+    assert (folder / "COVID-19_Radiography_Dataset" / "COVID" / "images" / "COVID-1.png").exists()
+    assert "Kaggle" in (folder / "DATASET.txt").read_text() and archive.exists()

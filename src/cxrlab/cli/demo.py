@@ -109,7 +109,8 @@ def datasets_download(
     if entry.manual and archive is None:
         con.print(manual_instructions(entry, str(dest)), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1)
-    con.print(f"{entry.title}\n  from {entry.url}\n  verification: {entry.verification}", highlight=False, soft_wrap=True)
+    origin = archive if archive is not None else entry.url
+    con.print(f"{entry.title}\n  from {origin}\n  verification: {entry.verification}", highlight=False, soft_wrap=True)
     with _bar() as (bar, task):
         result = fetch_dataset(entry, dest, sha256=sha256, archive=archive, force=force, keep_archive=keep_archive,
                                connect_timeout=timeout, progress=lambda done, total: bar.update(task, completed=done, total=total))

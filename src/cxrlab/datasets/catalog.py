@@ -139,6 +139,7 @@ def _entries() -> tuple[DatasetEntry, ...]:
             name="covid19-radiography-db",
             title="COVID-19 Radiography Database (Kaggle; Chowdhury, Rahman et al.)",
             homepage="https://www.kaggle.com/datasets/tawsifurrahman/covid19-radiography-database",
+            filename="covid19-radiography-database.zip",
             license="See the Kaggle page (data collected from several sources with their own terms).",
             citation="Chowdhury MEH et al. Can AI help in screening viral and COVID-19 pneumonia? IEEE Access 8 (2020); "
             "Rahman T et al. Exploring the effect of image enhancement techniques on COVID-19 detection using "
@@ -151,7 +152,9 @@ def _entries() -> tuple[DatasetEntry, ...]:
                 "Either click 'Download' on that page, or install the Kaggle CLI (pip install kaggle), put your API "
                 "token in ~/.kaggle/kaggle.json and run:  kaggle datasets download -d "
                 "tawsifurrahman/covid19-radiography-database -p {dest}",
-                "Unzip it:  unzip {dest}/covid19-radiography-database.zip -d {dest}/covid19-radiography-db",
+                "Let cxrlab check and extract it (safe extraction, DATASET.txt with license and SHA-256):  "
+                "cxrlab datasets download covid19-radiography-db --dest {dest} --archive "
+                "{dest}/covid19-radiography-database.zip",
                 "Index it:  cxrlab index {dest}/covid19-radiography-db",
             ),
             notes="Needs a Kaggle account. Images are 299x299 PNG; no patient ids (duplicates across classes exist).",
@@ -160,6 +163,7 @@ def _entries() -> tuple[DatasetEntry, ...]:
             name="rsna-pneumonia",
             title="RSNA Pneumonia Detection Challenge (Kaggle, 2018)",
             homepage="https://www.kaggle.com/competitions/rsna-pneumonia-detection-challenge",
+            filename="rsna-pneumonia-detection-challenge.zip",
             license="Competition rules on Kaggle (NIH ChestX-ray14 images re-annotated by RSNA/STR radiologists).",
             citation="Shih G et al. Augmenting the National Institutes of Health Chest Radiograph Dataset with Expert "
             "Annotations of Possible Pneumonia. Radiol Artif Intell 1(1) (2019).",
@@ -170,7 +174,8 @@ def _entries() -> tuple[DatasetEntry, ...]:
                 "Sign in to kaggle.com, open the competition page (link above) and accept its rules.",
                 "Install the Kaggle CLI (pip install kaggle), put your API token in ~/.kaggle/kaggle.json and run:  "
                 "kaggle competitions download -c rsna-pneumonia-detection-challenge -p {dest}",
-                "Unzip it:  unzip {dest}/rsna-pneumonia-detection-challenge.zip -d {dest}/rsna-pneumonia",
+                "Extract it:  cxrlab datasets download rsna-pneumonia --dest {dest} --archive "
+                "{dest}/rsna-pneumonia-detection-challenge.zip",
                 "Write {dest}/rsna-pneumonia/manifest.csv with columns file,class,patient_id from "
                 "stage_2_detailed_class_info.csv (file = stage_2_train_images/<patientId>.dcm, class = its 'class' "
                 "value mapped to Lung_Opacity / Normal / Other).",

@@ -53,10 +53,10 @@ def fetch_dataset(
     progress: Progress | None = None,
 ) -> FetchResult:
     """Get ``entry`` into ``dest_root/<name>/``. ``sha256`` pins a checksum (overrides the catalog);
-    ``archive`` uses a file downloaded by other means instead of the URL. Raises
-    :class:`DatasetError` for datasets that need an account (the message holds the steps)."""
+    ``archive`` uses a file downloaded by other means instead of the URL (the only way for datasets
+    that need an account; without it they raise :class:`DatasetError` holding the manual steps)."""
     dest_root = Path(dest_root)
-    if entry.manual:
+    if entry.manual and archive is None:
         raise DatasetError(manual_instructions(entry, str(dest_root)))
     folder = dest_root / entry.name
     if folder.exists():
