@@ -103,3 +103,12 @@ def test_duplicates_are_resized_copies_and_some_conflict(tmp_path):
     assert len(rows) == 13 and len(copies) == 3
     assert all(Path(root / r["file"]).name.startswith("synthetic_") for r in copies)
     assert all(int(r["width"]) < 64 and read_image(root / r["file"]).pixels.shape[0] == int(r["width"]) for r in copies)
+
+
+def test_saved_films_carry_a_burned_in_synthetic_marker(tmp_path):
+    root = make_synthetic_dataset(tmp_path / "ds", labels=("Normal",), per_class=1, size=96, seed=5)
+    saved = read_image(next(root.rglob("*.png"))).pixels
+    plain = synthetic_film("Normal", np.random.default_rng(5), 96)
+    corner, rest = np.s_[0:12, 0:56], np.s_[12:, :]
+    assert np.abs(saved[corner].astype(int) - np.round(plain[corner] * 255)).max() > 100
+    assert np.array_equal(saved[rest], np.round(plain[rest] * 255).astype(np.uint8))
