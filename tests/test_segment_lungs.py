@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cxrlab.segment.lungs import (
-    box_fraction, crop_to_box, crop_to_lungs, dice_iou, expand_box, keep_largest, lung_bbox, mask_lungs,
+    box_fraction, crop_manifest_row, crop_to_box, crop_to_lungs, dice_iou, expand_box, keep_largest, lung_bbox, mask_lungs,
 )
 from cxrlab.segment.predict import box_row
 from cxrlab.segment.sheet import contact_sheet, overlay
@@ -104,3 +104,14 @@ def test_overlay_and_contact_sheet_shapes_and_colours():
     assert tuple(tile[4, 16]) == (255, 230, 0)  # yellow box
     sheet = contact_sheet([tile] * 5, cols=4, gap=2)
     assert sheet.shape == (2 * 32 + 2, 4 * 32 + 6, 3)
+
+
+def test_crop_manifest_row_uses_box_only_when_plausible():
+    import pandas as pd
+
+    gray = np.zeros((100, 200), np.uint8)
+    row = pd.Series({"lung_x0": 0.25, "lung_y0": 0.1, "lung_x1": 0.75, "lung_y1": 0.9, "lung_ok": True})
+    assert crop_manifest_row(gray, row, margin=0.0).shape == (80, 100)
+    assert crop_manifest_row(gray, row.replace({True: "True"}), margin=0.0).shape == (80, 100)  # as read from CSV
+    assert crop_manifest_row(gray, row.replace({True: False})) is gray
+    assert crop_manifest_row(gray, pd.Series({"path": "x"})) is gray

@@ -97,3 +97,13 @@ def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 
     p, t = pred.ravel().astype(bool), truth.ravel().astype(bool)
     return (float(f1_score(t, p, zero_division=1.0)), float(jaccard_score(t, p, zero_division=1.0)))
+
+
+def crop_manifest_row(gray: np.ndarray, row, margin: float = 0.1) -> np.ndarray:
+    """Crop a film with the ``lung_*`` columns of its manifest row (a pandas Series or dict, from
+    ``cxrlab segment predict``); rows without a plausible box (``lung_ok`` false or missing) leave
+    the film unchanged."""
+    if str(row.get("lung_ok", False)).strip().lower() not in ("true", "1"):
+        return gray
+    box = tuple(float(row[k]) for k in ("lung_x0", "lung_y0", "lung_x1", "lung_y1"))
+    return crop_to_box(gray, box, margin)

@@ -27,7 +27,7 @@ MIN_AREA, MIN_WIDTH, MIN_HEIGHT = 0.05, 0.3, 0.2  # plausibility limits (fractio
 
 def to_tensor(images: np.ndarray, mean: float = MEAN, std: float = STD) -> torch.Tensor:
     """uint8 (N, H, W) -> normalised float (N, 1, H, W)."""
-    return (torch.from_numpy(np.ascontiguousarray(images)).float()[:, None] / 255.0 - mean) / std
+    return (torch.from_numpy(np.array(images, dtype=np.float32))[:, None] / 255.0 - mean) / std
 
 
 @torch.no_grad()
