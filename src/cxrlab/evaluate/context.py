@@ -52,7 +52,7 @@ def run_folder(path: Path, ckpt_dir: Path) -> Path | None:
 def load_context(run: str | Path, manifest: str | Path | None = None, which: str = "best") -> RunContext:
     from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
 
-    run = Path(run)
+    run = Path(run).absolute()
     ckpt_dir = resolve_checkpoint_dir(run, which)
     model, meta = load_checkpoint(ckpt_dir)
     run_dir = run_folder(run, ckpt_dir)
@@ -62,6 +62,6 @@ def load_context(run: str | Path, manifest: str | Path | None = None, which: str
     run_df = read_manifest(split_manifest) if split_manifest else None
     if manifest is None and run_df is None:
         raise ConfigError(f"{run}: the run has no split_manifest.csv; pass --manifest")
-    path = Path(manifest) if manifest is not None else split_manifest
+    path = Path(manifest).absolute() if manifest is not None else split_manifest
     df = read_manifest(path) if manifest is not None else run_df
     return RunContext(model, meta, ckpt_dir, run_dir, split_manifest, run_df, df, path)

@@ -114,7 +114,8 @@ def history_figure(history) -> bytes | None:
         return None
     x = history["epoch"] if "epoch" in history.columns else np.arange(1, len(history) + 1)
     loss = [c for c in cols if "loss" in c]
-    other = [c for c in cols if c not in loss and "lr" not in c and "time" not in c and "sec" not in c]
+    # rates only (accuracy, AUC, F1, recall...): counts, throughput and learning rates would squash the axis
+    other = [c for c in cols if c not in loss and c != "lr" and history[c].between(0, 1).all()]
     fig, axes = new_figure(10.5, 3.8, ncols=2)
     for ax, group, title in ((axes[0], loss, "Loss"), (axes[1], other, "Validation metrics")):
         for i, c in enumerate(group):
@@ -149,7 +150,7 @@ def interval_figure(rows, labels) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(min(0.5, ax.get_xlim()[0]), 1.0)
     ax.set_xlabel("value with 95% bootstrap interval", color=INK)
-    ax.legend(fontsize=9, frameon=False, loc="lower left")
+    ax.legend(fontsize=9, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(labels))
     return to_png(fig)
 
 

@@ -135,17 +135,17 @@ def _external(m: dict) -> str:
 
 
 def _history(run_dir: Path | None) -> str:
+    """The run's own curves.png (drawn by training), else curves drawn here from history.csv."""
     if run_dir is None:
         return "<p>No run folder: training curves unavailable.</p>"
-    csv = run_dir / "history.csv"
+    if (run_dir / "curves.png").exists():
+        return figure((run_dir / "curves.png").read_bytes(), "training curves", f"{run_dir.name}/curves.png, drawn during training.")
     png = None
-    if csv.exists():
+    if (run_dir / "history.csv").exists():
         try:
-            png = plots.history_figure(pd.read_csv(csv))
+            png = plots.history_figure(pd.read_csv(run_dir / "history.csv"))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
             png = None
-    if png is None and (run_dir / "curves.png").exists():
-        png = (run_dir / "curves.png").read_bytes()
     return figure(png, "training curves", f"From {run_dir.name}/history.csv.") if png else "<p>The run has no history.</p>"
 
 
@@ -187,7 +187,7 @@ def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 1
 def _about(m: dict) -> str:
     b = m["bootstrap"]
     rows = [["run", m["run"]], ["checkpoint", m["checkpoint"]], ["manifest", m["evaluated"]["manifest"]],
-            ["label scheme", m["label_scheme"]], ["images evaluated", f"{m['n_images']:,}"],
+            ["label scheme", m["label_scheme"]], ["images evaluated", f"{m['n_images']:,} images, {m['n_units']:,} independent units ({m['unit']})"],
             ["bootstrap", f"{b['resamples']} resamples of {m['unit']}, seed {b['seed']}, percentile 95% intervals"],
             ["sources", ", ".join(f"{s} ({n})" for s, n in m["sources"].items())]]
     return table([], rows) + "<p class=\"small\">How to read this report: docs/evaluate.md. Numbers in metrics.json; per-image probabilities in predictions.csv.</p>"

@@ -49,6 +49,11 @@ def strength(v: float) -> str:
     return "negligible" if v < 0.1 else "weak" if v < CONFOUNDED_V else "moderate" if v < 0.5 else "strong"
 
 
+def _share(x: float) -> str:
+    """A percentage that never rounds an almost-all up to "100%"."""
+    return "100%" if x >= 1 else "over 99%" if x > 0.99 else f"{x:.0%}"
+
+
 def confounding_findings(table: pd.DataFrame) -> list[str]:
     """Plain sentences: classes that come (almost) only from one source, single-class sources."""
     if table.shape[0] < 2:
@@ -58,7 +63,8 @@ def confounding_findings(table: pd.DataFrame) -> list[str]:
         col = table[cls]
         share = col.max() / col.sum() if col.sum() else 0.0
         if share >= DOMINANT_SHARE:
-            found.append(f"{share:.0%} of {cls} images come from {col.idxmax()}.")
+            found.append(f"{_share(share).capitalize()} of {cls} images come from {col.idxmax()}, so results on {cls} say "
+                         "little about other hospitals or patient groups.")
     for source, row in table.iterrows():
         present = [c for c in table.columns if row[c] > 0]
         if len(present) == 1:
