@@ -118,6 +118,7 @@ def test_cli_train_resume_finished_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as missing:
         main(["train", "--manifest", str(tmp_path / "nope.csv"), "--runs-dir", str(tmp_path / "runs")])
     assert missing.value.code == 2 and "nope.csv" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["cli"]  # no folder for the failed run
 
 
 def test_cli_models_lists_registry(capsys):

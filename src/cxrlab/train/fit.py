@@ -63,6 +63,7 @@ def _new_run_dir(cfg: TrainConfig, ctx: DistContext) -> Path:
 def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Path:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    _check_inputs(cfg)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resumed:
@@ -84,6 +85,16 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     log(f"done: {state.stopped}; best {cfg.monitor} {state.best} at epoch {state.best_epoch}")
     barrier(ctx)
     return run_dir
+
+
+def _check_inputs(cfg: TrainConfig) -> None:
+    """Fail before creating a run folder when the manifest or label scheme is unusable."""
+    from cxrlab.labels import load_scheme
+
+    load_scheme(cfg.data.scheme)
+    if not Path(cfg.data.manifest).is_file():
+        raise ConfigError(f"{cfg.data.manifest}: manifest not found (create one with 'cxrlab index DATA_DIR', "
+                          "then 'cxrlab audit' and 'cxrlab split')")
 
 
 def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
