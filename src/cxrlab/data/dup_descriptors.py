@@ -64,11 +64,14 @@ def _dog_response(size: int, fine: float, coarse: float) -> np.ndarray:
     return (np.exp(-2 * np.pi**2 * fine**2 * f2) - np.exp(-2 * np.pi**2 * coarse**2 * f2)).astype(np.float32)
 
 
-def bandpass(thumbs: np.ndarray, fine: float = 0.8, coarse: float = 3.0) -> np.ndarray:
+def bandpass(thumbs: np.ndarray, fine: float = 0.8, coarse: float = 3.0, chunk: int = 4096) -> np.ndarray:
     """(N, S, S) thumbnails -> tapered difference-of-Gaussians images with zero mean, unit norm."""
     n, size = thumbs.shape[0], thumbs.shape[-1]
-    x = thumbs.astype(np.float32) * (taper(size) / 255.0)
-    out = np.fft.irfft2(np.fft.rfft2(x) * _dog_response(size, fine, coarse), s=(size, size)).astype(np.float32)
+    window, response = taper(size) / 255.0, _dog_response(size, fine, coarse)
+    out = np.empty((n, size, size), np.float32)
+    for start in range(0, n, chunk):  # chunks bound the FFT temporaries
+        x = thumbs[start:start + chunk].astype(np.float32) * window
+        out[start:start + chunk] = np.fft.irfft2(np.fft.rfft2(x) * response, s=(size, size))
     out -= out.mean(axis=(1, 2), keepdims=True)
     out /= np.linalg.norm(out.reshape(n, -1), axis=1)[:, None, None] + 1e-8
     return out
@@ -88,9 +91,10 @@ class Whitener:
         self.scale_: np.ndarray | None = None
 
     def fit(self, bp: np.ndarray) -> Whitener:
-        flat = bp.reshape(len(bp), -1).astype(np.float64)
+        flat = bp.reshape(len(bp), -1)
         if len(flat) > self.max_fit:
-            flat = flat[np.random.default_rng(self.seed).choice(len(flat), self.max_fit, replace=False)]
+            flat = flat[np.sort(np.random.default_rng(self.seed).choice(len(flat), self.max_fit, replace=False))]
+        flat = flat.astype(np.float64)
         self.mean_ = flat.mean(axis=0)
         k = max(1, min(self.components, len(flat) - 1, flat.shape[1]))
         ev, basis = _principal_axes(flat - self.mean_, k, self.seed)
@@ -102,8 +106,8 @@ class Whitener:
     def transform(self, bp: np.ndarray) -> np.ndarray:
         if self.basis_ is None:
             raise RuntimeError("Whitener.transform before fit")
-        flat = bp.reshape(len(bp), -1).astype(np.float32) - self.mean_.astype(np.float32)
-        z = (flat @ self.basis_.T) * self.scale_
+        flat = bp.reshape(len(bp), -1)
+        z = (flat @ self.basis_.T - self.mean_.astype(np.float32) @ self.basis_.T) * self.scale_
         return z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-8)
 
 

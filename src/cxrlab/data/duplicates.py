@@ -46,6 +46,7 @@ def descriptors(thumbs: np.ndarray, cfg: DuplicateConfig) -> tuple[np.ndarray, W
 
 def candidate_pairs(z: np.ndarray, cfg: DuplicateConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a, b, similarity) with a < b, each unordered pair once."""
+    from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
 
     n = len(z)
@@ -53,7 +54,8 @@ def candidate_pairs(z: np.ndarray, cfg: DuplicateConfig) -> tuple[np.ndarray, np
         empty = np.zeros(0, np.int64)
         return empty, empty, np.zeros(0, np.float32)
     k = min(cfg.neighbours + 1, n)
-    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(z).kneighbors(z)
+    with config_context(working_memory=128):  # MiB per distance chunk: bounds peak memory at 20k+ films
+        dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(z).kneighbors(z)
     sim = 1.0 - dist.astype(np.float32) ** 2 / 2.0
     a = np.repeat(np.arange(n), k)
     b, s = idx.ravel(), sim.ravel()
