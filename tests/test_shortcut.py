@@ -35,7 +35,7 @@ def test_class_balance_and_findings():
     assert table.loc["kids", "Pneumonia"] == 20 and table.loc["clinic", "COVID"] == 5
     found = " ".join(confounding_findings(table))
     assert "100% of Pneumonia images come from kids" in found
-    assert "over 99%" in " ".join(confounding_findings(class_balance(["a"] * 200 + ["b"] * 10, ["X"] * 201 + ["Y"] * 9)))
+    assert "Over 99%" in " ".join(confounding_findings(class_balance(["a"] * 200 + ["b"] * 10, ["X"] * 201 + ["Y"] * 9)))
     assert "covidset contains only COVID images" in found
     assert "Normal images come from" not in found  # Normal is spread over two sources
     summary = balance_summary(sources, labels)
