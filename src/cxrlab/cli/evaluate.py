@@ -26,7 +26,7 @@ def _say(text: str) -> None:
 def evaluate_command(
     run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
     manifest: Path = typer.Option(None, "--manifest", "-m", help="Manifest to evaluate on (default: the run's split_manifest.csv)."),
-    split: str = typer.Option(None, "--split", help="Evaluate this split (test, external, val...). Default: test."),
+    split: str = typer.Option(None, "--split", help="Evaluate this split (test, external...). Default: test. Training/validation images are never scored."),
     source: str = typer.Option(None, "--source", help="Evaluate one source (its rows not used for training)."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/evaluation[-SOURCE-SPLIT])."),
     cache: Path = typer.Option(DEFAULT_CACHE, "--cache", help="Preprocessing cache folder."),
