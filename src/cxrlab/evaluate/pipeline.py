@@ -14,8 +14,8 @@ import pandas as pd
 
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate.analysis import Calibration, analyse_set, compare_sets, fit_on_validation
-from cxrlab.evaluate.context import RunContext, load_context
 from cxrlab.evaluate.calibration import apply_temperature
+from cxrlab.evaluate.context import RunContext, load_context
 from cxrlab.evaluate.inference import load_images, run_model
 from cxrlab.evaluate.selection import EvalSet, map_targets, select_rows
 from cxrlab.evaluate.thresholds import default_target_class
@@ -87,9 +87,10 @@ def predict_set(model, meta, evalset: EvalSet, cache_root, batch_size: int, log)
     return SetResult(evalset.name, df, outputs.logits, outputs.features, images, external=evalset.external)
 
 
-def calibration_for(model, meta, run_df, df, options, cache_root, ckpt_dir, log) -> tuple[Calibration, SetResult | None]:
+def calibration_for(ctx: RunContext, options: EvaluateOptions, cache_root, log) -> Calibration:
     """Fit temperature and threshold on the validation split and store them in the checkpoint, or
     fall back to what the checkpoint holds."""
+    model, meta, run_df, df, ckpt_dir = ctx.model, ctx.meta, ctx.run_df, ctx.df, ctx.ckpt_dir
     classes = list(meta.classes)
     target = options.target_class or default_target_class(classes)
     if target not in classes:
@@ -104,7 +105,7 @@ def calibration_for(model, meta, run_df, df, options, cache_root, ckpt_dir, log)
         stored = meta.thresholds.get(target)
         threshold = float(stored) if isinstance(stored, (int, float)) else None
         note = "no validation split available" if options.calibrate else "calibration disabled"
-        return Calibration(float(meta.temperature), threshold, target, options.target_sensitivity, False, {"note": note}), None
+        return Calibration(float(meta.temperature), threshold, target, options.target_sensitivity, False, {"note": note})
     cal = fit_on_validation(val.logits, val.targets, classes, target, options.target_sensitivity)
     thresholds = dict(meta.thresholds)
     if cal.threshold is not None:
@@ -112,8 +113,9 @@ def calibration_for(model, meta, run_df, df, options, cache_root, ckpt_dir, log)
     from cxrlab.train.checkpoint import update_meta
 
     update_meta(ckpt_dir, temperature=cal.temperature, thresholds=thresholds)
-    log(f"calibration: temperature {cal.temperature:.3f}, {target} threshold {cal.threshold} (stored in {ckpt_dir})")
-    return cal, val
+    shown = "none (no such image in validation)" if cal.threshold is None else f"{cal.threshold:.4g}"
+    log(f"calibration: temperature {cal.temperature:.3f}, {target} threshold {shown} (stored in {ckpt_dir})")
+    return cal
 
 
 def jsonable(obj):
@@ -163,7 +165,7 @@ def evaluate_run(
     evalset = select_rows(ctx.df, ctx.meta.scheme(), options.split, options.source, ctx.run_df)
     out = Path(out) if out else default_out(ctx.run_dir, ctx.ckpt_dir, options, ctx.other_manifest)
     classes = list(ctx.meta.classes)
-    cal, _ = calibration_for(ctx.model, ctx.meta, ctx.run_df, ctx.df, options, cache_root, ctx.ckpt_dir, log)
+    cal = calibration_for(ctx, options, cache_root, log)
     main = predict_set(ctx.model, ctx.meta, evalset, cache_root, options.batch_size, log)
     log(f"{main.name}: bootstrapping {options.n_boot} resamples")
     main = _analysed(main, classes, cal, options)
