@@ -114,3 +114,16 @@ def test_synthetic_labels_cover_every_class_of_the_scheme(scheme):
     loaded = load_scheme(scheme)
     labels = _synthetic_labels(scheme)
     assert sorted(loaded.map(label) for label in labels) == sorted(loaded.classes)
+
+
+def test_data_option_uses_the_folder_and_caps_images_per_label(tmp_path, monkeypatch):
+    import cxrlab.demo_stages as stages
+    from cxrlab.data.synthetic import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "real", labels=("COVID", "Normal"), per_class=7, size=48)
+    monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])
+    cfg = DemoConfig(out=str(tmp_path / "out"), data=str(data), **{**TINY, "max_per_class": 5})
+    state = run_demo(cfg, log=lambda m: None)
+    assert [r.status for r in state.results] == ["ok", "ok"] and not state.synthetic
+    assert not (tmp_path / "out" / "data").exists()
+    assert read_manifest(state.manifest)["label"].value_counts().to_dict() == {"COVID": 5, "Normal": 5}
