@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--per-source", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (1 is much faster on a busy machine)")
     args = ap.parse_args()
 
     from cxrlab.segment.run import segment_predict, segment_train
@@ -49,14 +50,16 @@ def main() -> None:
     if seg_run is None:
         seg_run = args.out / "segment"
         start = time.perf_counter()
-        run = segment_train(SegTrainConfig(size=args.size, width=args.width, epochs=args.epochs, seed=args.seed),
+        run = segment_train(SegTrainConfig(size=args.size, width=args.width, epochs=args.epochs, seed=args.seed,
+                                           threads=args.threads),
                             seg_run, data=args.data)
         report["train"] = {"seconds": round(time.perf_counter() - start, 1), "best_epoch": run.result.best_epoch,
                            **run.result.metrics, "masks_total": run.masks_total, "matched": run.matched,
                            "sources": run.sources}
     manifest = sample_manifest(args.data, args.per_source, args.seed, args.out / "sample" / "manifest.csv")
     start = time.perf_counter()
-    _, df, errors = segment_predict(seg_run, manifest, args.out / "sample" / "manifest_lungs.csv", seed=args.seed)
+    _, df, errors = segment_predict(seg_run, manifest, args.out / "sample" / "manifest_lungs.csv",
+                                   seed=args.seed, threads=args.threads)
     seconds = time.perf_counter() - start
     per_source = df.groupby("source").agg(films=("lung_ok", "size"), plausible=("lung_ok", "mean"),
                                           area=("lung_area", "median"))

@@ -19,6 +19,15 @@ from cxrlab.segment.unet import UNet, dice_bce_loss
 from tests.helpers_segment import film_and_mask, write_manifest_for, write_pairs
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread (much faster on a busy shared CPU), restored afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.mark.parametrize("kind", ["zip", "folder"])
 def test_mask_sources_read_binary_masks_by_lower_case_stem(tmp_path, kind):
     _, target = write_pairs(tmp_path, 3, size=32, mask_kind=kind)
@@ -75,7 +84,7 @@ def test_copies_of_one_film_share_a_group(tmp_path):
     assert groups["film-001"] == groups["film-003"] and groups["film-000"] != groups["film-002"]
 
 
-def test_unet_shapes_and_training_decreases_loss():
+def test_unet_shapes_and_training_decreases_loss(one_thread):
     torch.manual_seed(0)
     pairs = [film_and_mask(i, 32) for i in range(8)]
     x = torch.tensor(np.stack([p[0] for p in pairs]), dtype=torch.float32)[:, None] / 255 - 0.5

@@ -7,12 +7,22 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cxrlab.cli import main
 from cxrlab.data.manifest import read_manifest
 from cxrlab.segment.predict import BOX_COLUMNS
 from tests.helpers_segment import write_manifest_for, write_pairs
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread (much faster on a busy shared CPU), restored afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def _err(capsys) -> str:
@@ -27,12 +37,12 @@ def _ok(argv: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_segment_train_then_predict_writes_boxes(tmp_path, capsys):
+def test_segment_train_then_predict_writes_boxes(tmp_path, capsys, one_thread):
     data, masks = write_pairs(tmp_path, 10, size=64)
     manifest = write_manifest_for(data, tmp_path / "work" / "manifest.csv")
     out = tmp_path / "seg"
     _ok(["segment", "train", "--manifest", str(manifest), "--masks", str(masks), "--out", str(out),
-         "--epochs", "2", "--size", "32", "--width", "4", "--batch-size", "4", "--val-fraction", "0.3"])
+         "--epochs", "2", "--size", "32", "--width", "4", "--batch-size", "4", "--val-fraction", "0.3", "--threads", "1"])
     for name in ("checkpoint/segmenter.json", "checkpoint/weights.safetensors", "pairs.csv", "history.csv", "val_sheet.png"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
@@ -40,7 +50,7 @@ def test_segment_train_then_predict_writes_boxes(tmp_path, capsys):
     assert 0.0 <= metrics["val_dice"] <= 1.0 and metrics["val_films"] + metrics["train_films"] == 10
     assert "val Dice" in capsys.readouterr().out
 
-    _ok(["segment", "predict", str(out), "--manifest", str(manifest)])
+    _ok(["segment", "predict", str(out), "--manifest", str(manifest), "--threads", "1"])
     result = read_manifest(tmp_path / "work" / "manifest_lungs.csv")
     assert len(result) == 10 and set(BOX_COLUMNS) <= set(result.columns)
     assert (result["lung_x0"] <= result["lung_x1"]).all() and result["lung_x1"].between(0, 1).all()

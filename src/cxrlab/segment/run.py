@@ -86,12 +86,16 @@ def _val_sheet(paired, out: Path, count: int = 16) -> Path:
 
 def segment_predict(
     seg_run: str | Path, manifest: str | Path, out: str | Path, *, sheet: bool = True,
-    progress: Callable[[int], None] | None = None, seed: int = 0,
+    progress: Callable[[int], None] | None = None, seed: int = 0, threads: int = 0,
 ) -> tuple[Path, pd.DataFrame, dict[int, str]]:
     """Write ``out`` = the manifest plus ``lung_*`` columns; a ``<out stem>_sheet.png`` of 16 films."""
+    import torch
+
     from cxrlab.segment.checkpoint import load_segmenter
     from cxrlab.segment.predict import add_lung_boxes, lung_boxes
 
+    if threads > 0:
+        torch.set_num_threads(threads)
     model, meta = load_segmenter(seg_run)
     df = read_manifest(manifest)
     boxes, errors = lung_boxes(list(df["path"]), model, meta, progress=progress)
