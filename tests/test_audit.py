@@ -44,8 +44,11 @@ def test_trim_borders_removes_letterbox_bars():
     assert trim_borders(padded).shape == (100, 100)
 
 
-def test_zoom_matrix_identity_at_scale_one():
-    assert np.allclose(zoom_matrix(8, 1.0), np.eye(8))
+def test_zoom_matrix_identity_shift_and_zoom():
+    x = np.arange(8, dtype=np.float32)
+    assert np.allclose(zoom_matrix(8, 1.0) @ x, x)
+    assert np.allclose((zoom_matrix(8, 1.0, 1.5) @ x)[:6], x[:6] + 1.5)  # sub-pixel shift
+    assert np.allclose(zoom_matrix(9, 2.0) @ np.arange(9.0), 4 + (np.arange(9) - 4) / 2)  # zoom about the centre
 
 
 @pytest.mark.parametrize("kind", ["exact", "resized", "crop3", "gamma", "contrast", "jpeg"])

@@ -123,11 +123,11 @@ def _principal_axes(centred: np.ndarray, k: int, seed: int) -> tuple[np.ndarray,
     return sing[:k] ** 2 / n, vt[:k]
 
 
-def zoom_matrix(size: int, scale: float) -> np.ndarray:
-    """R (size x size) with ``R @ x`` = the columns of ``x`` zoomed by ``scale`` about the centre
-    (linear interpolation, zero outside)."""
+def zoom_matrix(size: int, scale: float, shift: float = 0.0) -> np.ndarray:
+    """R (size x size) with ``(R @ x)[k] = x[(k + shift - c) / scale + c]``: the columns of ``x`` zoomed
+    by ``scale`` about the centre ``c`` and moved by ``shift`` pixels (linear interpolation, 0 outside)."""
     centre = (size - 1) / 2.0
-    src = (np.arange(size) - centre) / scale + centre
+    src = (np.arange(size) + shift - centre) / scale + centre
     i0 = np.floor(src).astype(int)
     frac = (src - i0).astype(np.float32)
     out = np.zeros((size, size), np.float32)

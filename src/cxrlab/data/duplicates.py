@@ -70,48 +70,59 @@ def verify_pairs(
 ) -> np.ndarray:
     """Similarity of ``z[b]`` with the descriptor of thumbnail ``a`` aligned onto thumbnail ``b``."""
     out = np.zeros(len(a), np.float32)
-    zooms = [zoom_matrix(thumbs.shape[-1], s) for s in cfg.scales]
+    size = thumbs.shape[-1]
+    zooms = [zoom_matrix(size, s) for s in cfg.scales]
     for start in range(0, len(a), _BATCH):
         ia, ib = a[start:start + _BATCH], b[start:start + _BATCH]
-        hyp, dy, dx = _best_alignment(bandpass(thumbs[ia]), bandpass(thumbs[ib]), zooms, cfg.max_shift)
-        warped = _warp(thumbs[ia].astype(np.float32), hyp, dy, dx, zooms)
+        (iy, ix), (dy, dx) = _best_alignment(bandpass(thumbs[ia]), bandpass(thumbs[ib]), zooms, cfg.max_shift)
+        scales = np.asarray(cfg.scales)
+        my = np.stack([zoom_matrix(size, scales[i], d) for i, d in zip(iy, dy)])
+        mx = np.stack([zoom_matrix(size, scales[i], d) for i, d in zip(ix, dx)])
+        warped = my @ thumbs[ia].astype(np.float32) @ mx.transpose(0, 2, 1)
         out[start:start + len(ia)] = np.sum(whitener.transform(bandpass(warped)) * z[ib], axis=1)
     return out
 
 
 def _best_alignment(bp_a: np.ndarray, bp_b: np.ndarray, zooms: list[np.ndarray], shift: int):
-    """Per pair: index of the best (y-zoom, x-zoom) hypothesis and the shift (dy, dx) of A onto B."""
+    """Per pair: the best (y, x) zoom indices and the sub-pixel shift (dy, dx) of A onto B, from the
+    peak of the band-pass cross-correlation (integer search, then a parabola through the peak)."""
     p, size = len(bp_a), bp_a.shape[-1]
     conj_b = np.conj(np.fft.rfft2(bp_b))
-    best = np.full(p, -np.inf, np.float32)
-    hyp, dy, dx = np.zeros(p, int), np.zeros(p, int), np.zeros(p, int)
     width = 2 * shift + 1
-    for ix, zx in enumerate(zooms):
+    best = np.full(p, -np.inf, np.float32)
+    iy, ix = np.zeros(p, int), np.zeros(p, int)
+    window = np.zeros((p, width, width), np.float32)
+    for kx, zx in enumerate(zooms):
         ax = bp_a @ zx.T
-        for iy, zy in enumerate(zooms):
+        for ky, zy in enumerate(zooms):
             ah = zy @ ax
             ah /= np.linalg.norm(ah.reshape(p, -1), axis=1)[:, None, None] + 1e-8
             cc = np.fft.irfft2(np.fft.rfft2(ah) * conj_b, s=(size, size))
-            cc = np.roll(cc, (shift, shift), axis=(1, 2))[:, :width, :width].reshape(p, -1)
-            arg = cc.argmax(axis=1)
-            val = cc[np.arange(p), arg]
+            cc = np.roll(cc, (shift, shift), axis=(1, 2))[:, :width, :width]
+            val = cc.reshape(p, -1).max(axis=1)
             better = val > best
-            best[better] = val[better]
-            hyp[better] = iy * len(zooms) + ix
-            dy[better], dx[better] = arg[better] // width - shift, arg[better] % width - shift
-    return hyp, dy, dx
+            best[better], iy[better], ix[better], window[better] = val[better], ky, kx, cc[better]
+    arg = window.reshape(p, -1).argmax(axis=1)
+    py, px = arg // width, arg % width
+    rows = np.arange(p)
+    dy = py - shift + _parabola(window, rows, py, px, axis=0)
+    dx = px - shift + _parabola(window, rows, py, px, axis=1)
+    return (iy, ix), (dy, dx)
 
 
-def _warp(imgs: np.ndarray, hyp: np.ndarray, dy: np.ndarray, dx: np.ndarray, zooms: list[np.ndarray]) -> np.ndarray:
-    out = np.empty_like(imgs)
-    for h in np.unique(hyp):
-        sel = np.flatnonzero(hyp == h)
-        zy, zx = zooms[h // len(zooms)], zooms[h % len(zooms)]
-        out[sel] = zy @ imgs[sel] @ zx.T
-    size = imgs.shape[-1]
-    rows = (np.arange(size)[None, :] + dy[:, None]) % size  # circular shift; the taper hides the seam
-    cols = (np.arange(size)[None, :] + dx[:, None]) % size
-    return out[np.arange(len(imgs))[:, None, None], rows[:, :, None], cols[:, None, :]]
+def _parabola(win: np.ndarray, rows: np.ndarray, py: np.ndarray, px: np.ndarray, axis: int) -> np.ndarray:
+    """Sub-pixel offset of the peak along one axis (0 where the peak is on the window's edge)."""
+    width = win.shape[1]
+    pos = py if axis == 0 else px
+    inner = (pos > 0) & (pos < width - 1)
+    lo, hi = np.clip(pos - 1, 0, width - 1), np.clip(pos + 1, 0, width - 1)
+    if axis == 0:
+        c0, cm, cp = win[rows, py, px], win[rows, lo, px], win[rows, hi, px]
+    else:
+        c0, cm, cp = win[rows, py, px], win[rows, py, lo], win[rows, py, hi]
+    denom = cm - 2 * c0 + cp
+    off = np.where(inner & (denom < 0), 0.5 * (cm - cp) / np.where(denom < 0, denom, -1.0), 0.0)
+    return np.clip(off, -0.5, 0.5)
 
 
 def near_duplicate_pairs(thumbs: np.ndarray, cfg: DuplicateConfig) -> pd.DataFrame:
