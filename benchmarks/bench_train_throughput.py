@@ -4,7 +4,8 @@
   channels_last (``-cl``);
 - ``cache``:  the real pipeline: CachedImageDataset over the preprocessing cache + X-ray augmentation;
 - ``naive``:  torchvision ImageFolder decoding every JPEG every epoch (+ resize, same augmentation);
-  ``-wN``: N DataLoader worker processes.
+  ``-wN``: N DataLoader worker processes;
+- ``data-cache`` / ``data-naive``: the input pipeline alone (no model), the most it can feed.
 
     python benchmarks/bench_train_throughput.py --model cnn-small --size 224 --steps 8
 """
@@ -95,7 +96,22 @@ class NaiveImageFolder(torch.utils.data.Dataset):
         return normalize(x, self.mean, self.std), y
 
 
+def loader_only(ds, args, workers: int) -> float:
+    """Images/s of the input pipeline alone (no model): what it can feed at most."""
+    gen = torch.Generator().manual_seed(0)
+    loader = DataLoader(ds, batch_size=args.batch, sampler=RandomSampler(ds, generator=gen), num_workers=workers,
+                        drop_last=True)
+    it, seen = iter(loader), 0
+    next(it)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        seen += next(it)[1].shape[0]
+    return seen / (time.perf_counter() - start)
+
+
 def measure(name: str, args, cached, naive) -> float:
+    if name.startswith("data-"):  # data-cache-w0, data-naive-w0
+        return loader_only(cached if "cache" in name else naive, args, int(re.search(r"-w(\d+)", name).group(1)))
     torch.manual_seed(0)
     model = create_model(args.model, 2)
     if name.startswith("random"):
@@ -122,7 +138,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cxrlab-bench-cache"))
     ap.add_argument("--only", default="random-bf16-cl,cache-w0-bf16-cl,cache-w1-bf16-cl,naive-w0-bf16-cl,"
-                    "naive-w1-bf16-cl,random,random-bf16,random-cl")
+                    "naive-w1-bf16-cl,random,random-bf16,random-cl,data-cache-w0,data-naive-w0")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     ap.add_argument("--json", type=Path)
