@@ -69,9 +69,9 @@ def planted_dataset(root: Path, distinct: int = 24) -> tuple[pd.DataFrame, dict[
     exact = save(root / "b" / "film000_copy.png", base0)
     items.append((exact, {"label": originals[0][1], "source": "b"}))
     planted["exact"] = [str(originals[0][0]), str(exact)]
-    for k, (name, (pixels, suffix)) in enumerate(near_variants(to_uint8(read_image(originals[1][0]))).items()):
+    for k, name in enumerate(("resized", "crop3", "gamma", "contrast", "jpeg")):
         src_path, label = originals[1 + k]
-        pixels = near_variants(to_uint8(read_image(src_path)))[name][0]
+        pixels, suffix = near_variants(to_uint8(read_image(src_path)))[name]
         copy = save(root / "b" / f"{src_path.stem}_{name}{suffix}", pixels)
         items.append((copy, {"label": label, "source": "b"}))
         planted[name] = [str(src_path), str(copy)]

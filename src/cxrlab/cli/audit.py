@@ -82,7 +82,7 @@ def split_command(
     """Stratified train/val/test split over groups (patient ∪ duplicate group): no patient and no copy
     of a film on two sides. Writes 'group' and 'split' into the manifest."""
     from cxrlab.data.manifest import read_manifest, write_manifest
-    from cxrlab.data.splits import make_splits, split_table
+    from cxrlab.data.splits import make_splits
     from cxrlab.errors import ConfigError
     from cxrlab.labels import load_scheme
 
