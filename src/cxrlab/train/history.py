@@ -54,6 +54,10 @@ def plot_curves(run_dir: str | Path, history: list[dict], monitor: str = "val_ma
             ax_metric.plot(epochs, values, marker="o", linewidth=width, label=key + (" (monitored)" if key == monitor else ""))
     ax_metric.set(xlabel="epoch", ylabel="value", title="Metrics", ylim=(0, 1.02))
     ax_metric.legend(loc="lower right")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_metric):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
