@@ -71,7 +71,7 @@ def test_demo_end_to_end_on_tiny_synthetic_data(tmp_path):
     out = tmp_path / "demo"
     df = read_manifest(out / "manifest.csv")
     assert {"dup_group", "group", "split"} <= set(df.columns) and set(df["split"]) <= {"train", "val", "test"}
-    assert (out / "audit" / "summary.json").exists()
+    assert state.audit == out / "audit" and (state.audit / "summary.json").exists()
     assert (state.run_dir / "checkpoints" / "best" / "checkpoint.json").exists() and state.report.exists()
     assert state.bundle == out / "model.cxrlab" and state.bundle.exists()
     rows = (out / "predictions.csv").read_text().splitlines()

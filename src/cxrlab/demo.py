@@ -66,6 +66,7 @@ class DemoState:
     synthetic: bool = False
     data_root: Path | None = None
     manifest: Path | None = None
+    audit: Path | None = None
     split_done: bool = False
     cache_dir: Path | None = None
     run_dir: Path | None = None
@@ -132,7 +133,7 @@ def summary(state: DemoState) -> str:
     for r in state.results:
         lines.append(f"  {r.name:<9} {r.status:<8} {r.seconds:6.1f} s  {r.message}")
     lines.append("")
-    items = [("data", state.data_root), ("manifest", state.manifest), ("run", state.run_dir),
+    items = [("data", state.data_root), ("manifest", state.manifest), ("audit", state.audit), ("run", state.run_dir),
              ("report", state.report), ("bundle", state.bundle), ("predictions", state.predictions)]
     lines += [f"  {label:<12} {path}" for label, path in items if path is not None]
     if state.report is not None:

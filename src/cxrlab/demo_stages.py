@@ -68,6 +68,7 @@ def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     result = run_audit(read_manifest(manifest), workers=cfg.workers, progress=cfg.progress)
     write_manifest(result.manifest, manifest)  # adds dup_group, which the split keeps together
     files = write_audit(result, state.out / "audit", seed=cfg.seed)
+    state.audit = files.summary.parent
     s = result.summary()
     return (f"{s['duplicate_groups']} duplicate groups ({s['exact_groups']} exact, {s['near_groups']} near), "
             f"{s['label_conflict_groups']} with conflicting labels -> {files.summary.parent}")
