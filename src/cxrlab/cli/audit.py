@@ -44,13 +44,13 @@ def _print_audit(result, files, manifest: Path) -> None:
 
     from cxrlab.data.audit_report import flag_counts
 
-    con = console()
     table = Table(title="Leakage audit", title_justify="left")
     table.add_column("finding")
     table.add_column("count", justify="right")
     for name, count in flag_counts(result):
         style = "bold red" if count and any(w in name for w in ("conflicting", "splits")) else ""
         table.add_row(name, f"{count:,}", style=style)
+    con = console()
     con.print(table)
     summary = result.summary()
     if summary["groups_by_sources"]:
@@ -59,7 +59,7 @@ def _print_audit(result, files, manifest: Path) -> None:
         src.add_column("groups", justify="right")
         for item in summary["groups_by_sources"]:
             src.add_row(item["sources"], f"{item['groups']:,}")
-        con.print(src)
+        _console_for(src).print(src)
     for item in summary["label_conflicts"][:5]:
         con.print(f"[yellow]label conflict[/] {item['dup_group']}: {item['labels']} ({item['sources']})", highlight=False)
     con.print(f"{len(result.manifest):,} images in {result.seconds:.1f} s. dup_group written to {manifest}", highlight=False)
@@ -113,7 +113,18 @@ def _print_split(df, scheme, manifest: Path) -> None:
     table.add_column("total", justify="right")
     for name, row in counts.iterrows():
         table.add_row(str(name), *(f"{int(v):,}" for v in row), f"{int(row.sum()):,}")
-    con = console()
+    con = _console_for(table)
     con.print(table)
     con.print(f"{df['group'].nunique():,} groups (patient ∪ duplicate group); split written to {manifest}",
               highlight=False)
+
+
+def _console_for(table):
+    """The console; when output is piped/captured, wide enough that the table is not squeezed."""
+    con = console()
+    if con.is_terminal:
+        return con
+    from rich.console import Console
+
+    width = con.measure(table, options=con.options.update_width(1000)).maximum
+    return Console(width=max(con.width, width))
