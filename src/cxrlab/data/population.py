@@ -1,0 +1,286 @@
+"""Adult or pediatric? A ``population`` per manifest row, from the evidence there is.
+
+Public COVID collections mix children and adults by class (on ``../shared/cxr-data`` nearly every
+Pneumonia film is pediatric and every COVID film adult), so a model can learn *child => pneumonia*.
+:func:`infer_population` labels each row ``adult``, ``pediatric`` or ``unknown`` from, strongest first:
+
+1. a user override table (CSV: ``population`` plus ``path``, ``sha1`` or ``source``);
+2. the patient's age (< 18 years = pediatric): a manifest ``age``/``patient_age`` column, the DICOM
+   ``PatientAge`` of ``.dcm`` files, or an ieee8023-style ``metadata.csv`` (``filename``, ``age``)
+   beside or above the image (``_orig_meta/metadata.csv`` too);
+3. COVID-CXNet file names ending in ``p`` (``446p.jpg``, ``481p-.jpg``: pediatric per its README);
+4. sources known to be pediatric (:data:`KNOWN_SOURCES`: Kermany's Normal/Pneumonia films; a film
+   whose copies are labelled COVID anywhere is not from Kermany, which predates COVID);
+5. copies: rows sharing a ``dup_group`` (``cxrlab audit``) take the population of their group when
+   the evidence in the group agrees (conflicting groups stay ``unknown``).
+Nothing is guessed: rows without evidence are ``unknown``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cxrlab.errors import ConfigError
+from cxrlab.labels import LabelScheme
+
+ADULT, PEDIATRIC, UNKNOWN = "adult", "pediatric", "unknown"
+POPULATIONS = (ADULT, PEDIATRIC, UNKNOWN)
+ADULT_AGE = 18.0  # years
+_AGE_COLUMNS = ("age", "patient_age")
+_CXNET_PEDIATRIC = re.compile(r"^\d+p-?$", re.IGNORECASE)
+_DICOM_AGE = re.compile(r"^\s*(\d+)\s*([DWMY]?)\s*$", re.IGNORECASE)
+_AGE_UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0, "": 1.0}
+
+
+@dataclass(frozen=True)
+class SourceRule:
+    """Rows of ``source`` (with one of ``labels``; ``()`` = any label) belong to ``population``."""
+
+    source: str
+    population: str
+    labels: tuple[str, ...] = ()
+    note: str = ""
+
+
+KNOWN_SOURCES = (
+    SourceRule("kermany-pediatric", PEDIATRIC, ("Normal", "Pneumonia", "Pneumonia-Viral", "Pneumonia-Bacterial"),
+               "Kermany et al. 2018 pediatric set (Guangzhou, ages 1-5); its COVID films come from ieee8023"),
+)
+
+
+def infer_population(
+    df: pd.DataFrame,
+    *,
+    overrides: pd.DataFrame | None = None,
+    sources: tuple[SourceRule, ...] = KNOWN_SOURCES,
+    read_files: bool = True,
+) -> pd.Series:
+    """``adult`` / ``pediatric`` / ``unknown`` per row of ``df`` (same index).
+
+    ``read_files=False`` skips DICOM headers and metadata tables (manifest columns only).
+    """
+    pop = pd.Series(UNKNOWN, index=df.index, dtype=object)
+    if overrides is not None:
+        pop = _apply_row_overrides(pop, df, overrides)
+    labels, srcs, paths, groups = _text(df, "label"), _text(df, "source"), _text(df, "path"), _text(df, "dup_group")
+    ages = _manifest_ages(df)
+    if read_files:
+        ages = ages.fillna(dicom_ages(paths)).fillna(metadata_ages(paths))
+    by_age = (pop == UNKNOWN) & ages.notna()
+    pop[by_age] = [PEDIATRIC if a < ADULT_AGE else ADULT for a in ages[by_age]]
+    stems = paths.map(lambda p: Path(p).stem)
+    cxnet = srcs.str.lower().str.contains("cxnet") & stems.str.match(_CXNET_PEDIATRIC)
+    pop[(pop == UNKNOWN) & cxnet] = PEDIATRIC
+    covid_groups = set(groups[labels == "COVID"]) - {""}
+    for rule in _override_sources(overrides) + tuple(sources):  # first matching rule wins
+        hit = (srcs == rule.source) & (pop == UNKNOWN) & _rule_labels(rule, labels)
+        if rule.population == PEDIATRIC and rule.labels and "COVID" not in rule.labels:
+            hit &= ~groups.isin(covid_groups)  # a copy of a COVID film is not from a pre-COVID set
+        pop[hit] = rule.population
+    pop = _propagate(pop, groups)
+    if overrides is not None:
+        pop = _apply_row_overrides(pop, df, overrides)  # a user's word is final, even against a group
+    return pop
+
+
+def _rule_labels(rule: SourceRule, labels: pd.Series) -> pd.Series:
+    return labels.isin(rule.labels) if rule.labels else pd.Series(True, index=labels.index)
+
+
+def _propagate(pop: pd.Series, groups: pd.Series) -> pd.Series:
+    """Unknown rows in a duplicate group take the group's population when the group agrees."""
+    out = pop.copy()
+    decided = pd.DataFrame({"group": groups, "pop": pop})[(groups != "") & (pop != UNKNOWN)]
+    agreed = decided.groupby("group")["pop"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else UNKNOWN)
+    fill = (out == UNKNOWN) & groups.isin(agreed.index)
+    out[fill] = groups[fill].map(agreed)
+    return out
+
+
+def add_population(df: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """A copy of ``df`` with a ``population`` column (see :func:`infer_population`)."""
+    out = df.copy()
+    out["population"] = infer_population(df, **kwargs)
+    return out
+
+
+def filter_population(df: pd.DataFrame, keep: str, *, on_unknown: str = "keep") -> pd.DataFrame:
+    """Rows of population ``keep`` (``adult``/``pediatric``); ``unknown`` rows kept or dropped."""
+    if keep not in (ADULT, PEDIATRIC):
+        raise ConfigError(f"population must be '{ADULT}' or '{PEDIATRIC}', got {keep!r}")
+    if on_unknown not in ("keep", "drop"):
+        raise ConfigError(f"on_unknown must be 'keep' or 'drop', got {on_unknown!r}")
+    pop = df["population"] if "population" in df.columns else infer_population(df)
+    mask = (pop == keep) | ((pop == UNKNOWN) & (on_unknown == "keep"))
+    return df[mask]
+
+
+def population_table(df: pd.DataFrame, scheme: LabelScheme | None = None) -> pd.DataFrame:
+    """Images per (source, population) row and label (or scheme class) column, plus ``total``."""
+    pop = df["population"] if "population" in df.columns else infer_population(df)
+    table = pd.crosstab([_text(df, "source"), pop.rename("population")], _classes(df, scheme).rename("label"))
+    table.index.names = ["source", "population"]
+    table["total"] = table.sum(axis=1)
+    return table
+
+
+def pediatric_warnings(df: pd.DataFrame, scheme: LabelScheme | None = None, *, mostly: float = 0.5) -> list[str]:
+    """Plain warnings: pediatric films present, and classes that are mostly pediatric (a shortcut)."""
+    pop = df["population"] if "population" in df.columns else infer_population(df)
+    labels = _classes(df, scheme)
+    n_ped = int((pop == PEDIATRIC).sum())
+    if n_ped == 0:
+        return []
+    out = [f"{n_ped} of {len(df)} films are pediatric; adults and children look different on a chest X-ray."]
+    for label in sorted(set(labels) - {lab for lab in labels if lab.startswith("(")}):
+        in_label = labels == label
+        share = float((pop[in_label] == PEDIATRIC).mean())
+        if share >= mostly:
+            out.append(
+                f"{label}: {share:.0%} of its {int(in_label.sum())} films are pediatric; a model can learn "
+                f"'child => {label}' instead of the disease. Compare with an adult-only run "
+                f"(--exclude pediatric) or evaluate adults and children separately.")
+    return out
+
+
+# --- evidence readers -------------------------------------------------------------------------
+
+def parse_age(value: object) -> float | None:
+    """Years from ``45``, ``45.0``, or a DICOM age string ``045Y`` / ``006M`` / ``010W`` / ``003D``."""
+    text = str(value).strip() if value is not None else ""
+    if not text or text.lower() in ("nan", "none", "unknown"):
+        return None
+    try:
+        years = float(text)
+    except ValueError:
+        match = _DICOM_AGE.match(text)
+        if not match:
+            return None
+        years = int(match.group(1)) * _AGE_UNIT_YEARS[match.group(2).upper()]
+    return years if 0 <= years < 130 else None
+
+
+def _manifest_ages(df: pd.DataFrame) -> pd.Series:
+    ages = pd.Series(float("nan"), index=df.index, dtype=float)
+    for col in _AGE_COLUMNS:
+        if col in df.columns:
+            ages = ages.fillna(df[col].map(parse_age).astype(float))
+    return ages
+
+
+def dicom_ages(paths: pd.Series) -> pd.Series:
+    """``PatientAge`` in years from the headers of ``.dcm``/``.dicom`` files (NaN elsewhere)."""
+    ages = pd.Series(float("nan"), index=paths.index, dtype=float)
+    dicom = paths.str.lower().str.endswith((".dcm", ".dicom"))
+    if not dicom.any():
+        return ages
+    import pydicom
+
+    for i, path in paths[dicom].items():
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientAge"])
+        except (OSError, pydicom.errors.InvalidDicomError):
+            continue
+        age = parse_age(ds.get("PatientAge"))
+        if age is not None:
+            ages[i] = age
+    return ages
+
+
+def metadata_ages(paths: pd.Series) -> pd.Series:
+    """Ages from an ieee8023-style ``metadata.csv`` (``filename`` + ``age``) in the image's folder,
+    its parent, or their ``_orig_meta/`` folders; matched by file name (NaN where not found)."""
+    tables: dict[str, dict[str, float]] = {}
+    ages = pd.Series(float("nan"), index=paths.index, dtype=float)
+    for i, path in paths.items():
+        folder = os.path.dirname(path)
+        for base in (folder, os.path.dirname(folder)):
+            table = tables.get(base)
+            if table is None:
+                table = tables[base] = _read_age_table(base)
+            age = table.get(os.path.basename(path)) or table.get(Path(path).stem)
+            if age is not None:
+                ages[i] = age
+                break
+    return ages
+
+
+def _read_age_table(folder: str) -> dict[str, float]:
+    """``{filename: age}`` and ``{stem: age}`` from a metadata CSV with filename and age columns."""
+    for candidate in (os.path.join(folder, "metadata.csv"), os.path.join(folder, "_orig_meta", "metadata.csv")):
+        if not os.path.isfile(candidate):
+            continue
+        try:
+            meta = pd.read_csv(candidate, dtype=str, keep_default_na=False)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+        meta.columns = [str(c).strip().lower() for c in meta.columns]
+        if not {"filename", "age"} <= set(meta.columns):
+            continue
+        out: dict[str, float] = {}
+        for name, value in zip(meta["filename"], meta["age"]):
+            age = parse_age(value)
+            if age is not None and name:
+                out[name] = age
+                out.setdefault(Path(name).stem, age)
+        return out
+    return {}
+
+
+# --- user overrides ---------------------------------------------------------------------------
+
+def read_overrides(path: str | Path) -> pd.DataFrame:
+    """A population override table: CSV with ``population`` and ``path``, ``sha1`` or ``source``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: population override table not found")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{path}: not a readable CSV ({exc})") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if "population" not in table.columns or not {"path", "sha1", "source"} & set(table.columns):
+        raise ConfigError(f"{path}: needs a 'population' column and one of 'path', 'sha1', 'source'")
+    bad = sorted(set(table["population"].str.strip().str.lower()) - set(POPULATIONS))
+    if bad:
+        raise ConfigError(f"{path}: unknown population value(s) {', '.join(bad)} (use {', '.join(POPULATIONS)})")
+    table["population"] = table["population"].str.strip().str.lower()
+    if "path" in table.columns:
+        table["path"] = [p if not p or os.path.isabs(p) else os.path.normpath(path.resolve().parent / p)
+                         for p in table["path"]]
+    return table
+
+
+def _override_sources(overrides: pd.DataFrame | None) -> tuple[SourceRule, ...]:
+    if overrides is None or "source" not in overrides.columns:
+        return ()
+    rows = overrides[(overrides["source"] != "") & (_text(overrides, "path") == "") & (_text(overrides, "sha1") == "")]
+    return tuple(SourceRule(s, p, (), "user override") for s, p in zip(rows["source"], rows["population"]))
+
+
+def _apply_row_overrides(pop: pd.Series, df: pd.DataFrame, overrides: pd.DataFrame) -> pd.Series:
+    out = pop.copy()
+    for key in ("sha1", "path"):  # path wins over sha1: applied last
+        if key not in overrides.columns or key not in df.columns:
+            continue
+        given = overrides[overrides[key] != ""].drop_duplicates(key, keep="last").set_index(key)["population"]
+        hit = df[key].isin(given.index)
+        out[hit] = df.loc[hit, key].map(given)
+    return out
+
+
+def _classes(df: pd.DataFrame, scheme: LabelScheme | None) -> pd.Series:
+    """The scheme's class per row ('(label)' where the scheme excludes it), or the canonical label."""
+    labels = _text(df, "label")
+    return labels if scheme is None else labels.map(lambda lab: scheme.map(lab) or f"({lab})")
+
+
+def _text(df: pd.DataFrame, name: str) -> pd.Series:
+    if name not in df.columns:
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
+    return df[name].fillna("").astype(str)
