@@ -4,7 +4,8 @@ Public COVID collections mix children and adults by class (on ``../shared/cxr-da
 Pneumonia film is pediatric and every COVID film adult), so a model can learn *child => pneumonia*.
 :func:`infer_population` labels each row ``adult``, ``pediatric`` or ``unknown`` from, strongest first:
 
-1. a user override table (CSV: ``population`` plus ``path``, ``sha1`` or ``source``);
+1. a user override table (CSV: ``population`` plus ``path`` or ``sha1``; rows with only ``source``
+   set a default for that source, used last: after the evidence below and copies);
 2. the patient's age (< 18 years = pediatric): a manifest ``age``/``patient_age`` column, the DICOM
    ``PatientAge`` of ``.dcm`` files, or an ieee8023-style ``metadata.csv`` (``filename``, ``age``)
    beside or above the image (``_orig_meta/metadata.csv`` too);
@@ -76,16 +77,27 @@ def infer_population(
     stems = paths.map(lambda p: Path(p).stem)
     cxnet = srcs.str.lower().str.contains("cxnet") & stems.str.match(_CXNET_PEDIATRIC)
     pop[(pop == UNKNOWN) & cxnet] = PEDIATRIC
-    covid_groups = set(groups[labels == "COVID"]) - {""}
-    for rule in _override_sources(overrides) + tuple(sources):  # first matching rule wins
-        hit = (srcs == rule.source) & (pop == UNKNOWN) & _rule_labels(rule, labels)
-        if rule.population == PEDIATRIC and rule.labels and "COVID" not in rule.labels:
-            hit &= ~groups.isin(covid_groups)  # a copy of a COVID film is not from a pre-COVID set
-        pop[hit] = rule.population
+    user_sources = _override_sources(overrides)
+    replaced = {rule.source for rule in user_sources}
+    pop = _apply_source_rules(pop, [r for r in sources if r.source not in replaced], srcs, labels, groups)
     pop = _propagate(pop, groups)
+    if user_sources:  # a user's whole-source default fills what the evidence left open, then copies
+        pop = _propagate(_apply_source_rules(pop, user_sources, srcs, labels, groups), groups)
     if overrides is not None:
         pop = _apply_row_overrides(pop, df, overrides)  # a user's word is final, even against a group
     return pop
+
+
+def _apply_source_rules(pop, rules, srcs, labels, groups) -> pd.Series:
+    """Unknown rows of each rule's source (and labels) take its population; first rule wins."""
+    out = pop.copy()
+    covid_groups = set(groups[labels == "COVID"]) - {""}
+    for rule in rules:
+        hit = (srcs == rule.source) & (out == UNKNOWN) & _rule_labels(rule, labels)
+        if rule.population == PEDIATRIC and rule.labels and "COVID" not in rule.labels:
+            hit &= ~groups.isin(covid_groups)  # a copy of a COVID film is not from a pre-COVID set
+        out[hit] = rule.population
+    return out
 
 
 def _rule_labels(rule: SourceRule, labels: pd.Series) -> pd.Series:
