@@ -125,3 +125,12 @@ def test_probe_copes_with_more_features_than_images():
     wide[:, :10] += (sources == "b")[:, None] * 2  # a cue spread over a few features, as in CNN features
     res = probe_balanced_accuracy(wide, sources, np.arange(60), seed=0)
     assert res["balanced_accuracy"] > 0.8
+
+
+def test_a_confounded_test_set_is_called_out():
+    from cxrlab.evaluate.shortcut import confounded_test_warnings
+
+    table = class_balance(["kids"] * 33 + ["clinic"] * 60, ["Pneumonia"] * 30 + ["Normal"] * 3 + ["Normal"] * 40 + ["COVID"] * 20)
+    warnings = confounded_test_warnings(table)
+    assert len(warnings) == 1  # COVID also lives in one source, but that source has 40 Normal films to contrast with
+    assert "100% of Pneumonia come from kids, which holds only 3 image(s) of other classes" in warnings[0]

@@ -43,14 +43,14 @@ def balance_figure(balance_table: dict) -> bytes | None:
     return to_png(fig)
 
 
-def _balance_html(balance: dict) -> str:
+def _balance_html(balance: dict, chart: bool = True) -> str:
     tab = balance["table"]
     classes = sorted({c for row in tab.values() for c in row})
     rows = [[s] + [num(tab[s].get(c, 0)) for c in classes] + [num(sum(tab[s].values()))] for s in tab]
     v = balance.get("cramers_v", math.nan)
     return (
         f"<h3>(b) Class balance per source <span class=\"small\">({esc(balance.get('measured_on', ''))})</span></h3>"
-        + figure(balance_figure(tab), "class mix per source")
+        + (figure(balance_figure(tab), "class mix per source") if chart else "")
         + table(["source", *classes, "total"], rows)
         + f"<p>Cramér's V between label and source: <b>{num(v, 2)}</b> ({esc(balance.get('strength', ''))}; "
         "0 = the class mix is the same in every source, 1 = the source determines the label).</p>"
@@ -117,5 +117,9 @@ def shortcut_html(shortcut: dict) -> str:
         boxes = callout("good", "No shortcut signal found",
                         "Label and source are not confounded beyond the thresholds used here, and the model does not "
                         "perform notably better pooled than within single sources.")
-    return (f"<p>{esc(EXPLAIN)}</p>" + boxes + _balance_html(shortcut["balance"])
+    evaluated = shortcut.get("balance_evaluated")
+    extra = ""
+    if evaluated and evaluated.get("measured_on") != shortcut["balance"].get("measured_on"):
+        extra = _balance_html(evaluated, chart=False)
+    return (f"<p>{esc(EXPLAIN)}</p>" + boxes + _balance_html(shortcut["balance"]) + extra
             + _probes_html(shortcut.get("probes")) + _within_html(shortcut.get("within_source")))

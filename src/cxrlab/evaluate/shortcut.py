@@ -165,5 +165,28 @@ def shortcut_report(
 
         probes = source_probes(features, sources, labels, units, seed=seed)
     within = within_source(probs, targets, sources, classes)
-    return {"balance": balance, "probes": probes, "within_source": within,
-            "warnings": shortcut_warnings(balance, probes, within)}
+    evaluated = balance_summary(sources, labels)
+    evaluated["measured_on"] = "evaluated images"
+    warnings = shortcut_warnings(balance, probes, within) + confounded_test_warnings(class_balance(sources, labels))
+    return {"balance": balance, "balance_evaluated": evaluated, "probes": probes, "within_source": within,
+            "warnings": warnings}
+
+
+def confounded_test_warnings(table: pd.DataFrame, min_contrast: int = 20) -> list[str]:
+    """Classes whose evaluated images come (almost) all from one source that holds few images of
+    any other class: there, the class's scores mostly measure recognising that source."""
+    if table.shape[0] < 2:
+        return []
+    out = []
+    for cls in table.columns:
+        col = table[cls]
+        source = col.idxmax()
+        share = col.max() / col.sum() if col.sum() else 0.0
+        others = int(table.loc[source].sum() - col.max())
+        if share >= DOMINANT_SHARE and others < min_contrast:
+            out.append(
+                f"In the evaluated images, {_share(share)} of {cls} come from {source}, which holds only {others} "
+                f"image(s) of other classes: the {cls} sensitivity and AUC on this set mostly measure recognising "
+                f"{source}, not {cls}."
+            )
+    return out
