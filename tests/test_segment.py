@@ -125,3 +125,15 @@ def test_checkpoint_roundtrip_and_tamper_check(tmp_path):
         load_segmenter(folder)
     with pytest.raises(ConfigError, match="no lung segmenter"):
         load_segmenter(tmp_path)
+
+
+def test_group_ids_join_patients_and_near_identical_hashes():
+    from cxrlab.segment.pairs import group_ids
+
+    table = pd.DataFrame({"patient_id": ["a", "", "", "", "a"], "dup_group": ["", "", "", "d1", "d1"]})
+    hashes = ["ffffffffffffffff", "fffffffffffffff0", "0000000000000000", "00000000000000ff", "0f0f0f0f0f0f0f0f"]
+    groups = group_ids(table, hashes, near_bits=6)
+    # 0-1: 4 bits apart; 0-4: same patient; 3-4: same dup_group; 2-3: 8 bits apart (separate)
+    assert groups[0] == groups[1] == groups[3] == groups[4] and groups[2] != groups[0]
+    alone = group_ids(table.assign(patient_id="", dup_group=""), hashes, near_bits=3)
+    assert len(set(alone)) == 5

@@ -111,8 +111,9 @@ def group_ids(table: pd.DataFrame, hashes: list[str], near_bits: int = NEAR_DUPL
                 if key and key.lower() not in ("nan", "none"):
                     union(i, first.setdefault(f"{col}:{key}", i))
     ints = np.array([phash_to_int(h) for h in hashes], dtype=np.uint64)
+    bits = np.unpackbits(ints.view(np.uint8).reshape(n, 8), axis=1).astype(bool)  # (n, 64)
     for i in range(n):
-        dist = np.array([bin(int(v)).count("1") for v in np.bitwise_xor(ints[i + 1:], ints[i])], dtype=int)
+        dist = (bits[i + 1:] != bits[i]).sum(axis=1)
         for j in np.flatnonzero(dist <= near_bits):
             union(i, i + 1 + int(j))
     return [f"g{find(i)}" for i in range(n)]
