@@ -1,0 +1,224 @@
+"""Leave-one-source-out (LOSO) benchmark of a training recipe: does the model learn disease or source?
+
+Prepare the real manifest once (indexed and audited: ``dup_group`` links copies across sources)::
+
+    cxrlab index ../shared/cxr-data --out work/manifest.csv
+    cxrlab audit --manifest work/manifest.csv
+
+then, per recipe variant::
+
+    python benchmarks/bench_loso.py --manifest work/manifest.csv --out work/loso --minutes 10 --size 224 \
+        --variant baseline
+    python benchmarks/bench_loso.py --manifest work/manifest.csv --out work/loso --minutes 10 --size 224 \
+        --variant equalize --set data.preprocess.equalize=clahe
+
+For each held-out source (default ``covid-cxnet`` and ``ieee8023-covid-chestxray``):
+
+1. every group (patient or duplicate group, ``cxrlab.data.splits.leakage_groups``) touching the source
+   is held out: its rows in the source are the unseen test set, its copies in other sources are
+   dropped (a copy in training would leak the test film);
+2. the rest is split group-aware (``make_splits``, 70/15/15) and a model is trained with the
+   recipe (``TrainConfig`` defaults + ``--set`` overrides, 3class scheme) through ``cxrlab.train.fit``;
+3. the best checkpoint is scored on: COVID sensitivity on the unseen source; on ieee8023's non-COVID
+   films that are not pediatric (Pneumonia*, Other, Normal) the fraction called COVID and the
+   pneumonia recall; on the pediatric Normal films of the internal test split (Kermany's and their
+   copies in covid19-radiography-db, ``cxrlab.data.population``) the fraction called Pneumonia; and
+   the internal test macro-F1.
+
+One Markdown table row per variant is appended to ``--results``; per-fold numbers (with counts) and
+predictions go to ``--out/<variant>/<source>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HOLDOUTS = ("covid-cxnet", "ieee8023-covid-chestxray")
+IEEE = "ieee8023-covid-chestxray"
+PNEUMONIA_LABELS = ("Pneumonia", "Pneumonia-Viral", "Pneumonia-Bacterial")
+NON_COVID_LABELS = (*PNEUMONIA_LABELS, "Other", "Normal")
+SCHEME = "3class"
+COLUMNS = ("variant", "recipe", "COVID sens. unseen covid-cxnet", "COVID sens. unseen ieee8023",
+           "ieee8023 non-COVID called COVID", "ieee8023 pneumonia recall",
+           "pediatric Normal called Pneumonia (int. test, per fold)", "internal macro-F1 (per fold)", "minutes")
+
+
+def fold_rows(df: pd.DataFrame, holdout: str, *, seed: int = 0, train_population: str = "all") -> pd.DataFrame:
+    """The manifest of one fold: ``external`` = the held-out source, its copies elsewhere dropped,
+    the rest split train/val/test over leakage groups. ``train_population='adult'`` drops pediatric
+    rows from train/val only (the internal test keeps them, so the child => pneumonia check still runs)."""
+    from cxrlab.data.population import PEDIATRIC, add_population
+    from cxrlab.data.splits import make_splits
+    from cxrlab.labels import load_scheme
+
+    if "population" not in df.columns:
+        df = add_population(df)
+    out = make_splits(df.drop(columns=["split", "group"], errors="ignore"), scheme=load_scheme(SCHEME), seed=seed,
+                      holdout_sources=(holdout,))
+    out = out[(out["split"] != "external") | (out["source"] == holdout)]
+    if train_population == "adult":
+        out = out[~(out["split"].isin(["train", "val"]) & (out["population"] == PEDIATRIC))]
+    elif train_population != "all":
+        raise ValueError(f"train_population must be 'all' or 'adult', got {train_population!r}")
+    return out.reset_index(drop=True)
+
+
+def _rate(hits: pd.Series) -> dict:
+    n = int(len(hits))
+    return {"value": float(hits.mean()) if n else None, "n": n}
+
+
+def score_fold(rows: pd.DataFrame, holdout: str) -> dict:
+    """LOSO numbers from a fold's rows with a ``pred`` column (predicted class, '' = unreadable)."""
+    from sklearn.metrics import f1_score
+
+    from cxrlab.labels import load_scheme
+
+    rows = rows[rows["pred"].fillna("") != ""]
+    unseen = rows[(rows["split"] == "external") & (rows["source"] == holdout)]
+    covid = unseen[unseen["label"] == "COVID"]
+    scores = {"holdout": holdout, "covid_sensitivity_unseen": _rate(covid["pred"] == "COVID")}
+    if holdout == IEEE:
+        adult = unseen[unseen["label"].isin(NON_COVID_LABELS) & (unseen["population"] != "pediatric")]
+        pneu = adult[adult["label"].isin(PNEUMONIA_LABELS)]
+        scores["ieee_non_covid_called_covid"] = _rate(adult["pred"] == "COVID")
+        scores["ieee_pneumonia_recall"] = _rate(pneu["pred"] == "Pneumonia")
+    test = rows[rows["split"] == "test"]
+    kids = test[(test["label"] == "Normal") & (test["population"] == "pediatric")]
+    scores["pediatric_normal_called_pneumonia"] = _rate(kids["pred"] == "Pneumonia")
+    scheme = load_scheme(SCHEME)
+    truth = test["label"].map(lambda label: scheme.map(label) or "")
+    mapped = test[truth != ""]
+    scores["internal_macro_f1"] = {
+        "value": float(f1_score(truth[truth != ""], mapped["pred"], labels=list(scheme.classes), average="macro",
+                                zero_division=0)) if len(mapped) else None, "n": int(len(mapped))}
+    return scores
+
+
+def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> pd.Series:
+    """Predicted class name per row from the run's best checkpoint ('' for unreadable films)."""
+    from cxrlab.evaluate.inference import load_images, run_model
+    from cxrlab.train.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(run_dir)
+    rows = rows.reset_index(drop=True)
+    loaded = load_images(rows, meta.preprocess_config(), cache_root)
+    ok = np.flatnonzero(loaded.ok)
+    logits = run_model(model, loaded.images[ok], meta.mean, meta.std, meta.in_chans).logits
+    pred = np.array([""] * len(rows), dtype=object)
+    pred[ok] = np.asarray(meta.classes, dtype=object)[logits.argmax(1)]
+    return pd.Series(pred, index=rows.index)
+
+
+def train_fold(rows: pd.DataFrame, folder: Path, args: argparse.Namespace) -> Path:
+    """Train the recipe on the fold's train/val rows; returns the run folder."""
+    from cxrlab.data.manifest import write_manifest
+    from cxrlab.train.config import load_train_config, with_options
+    from cxrlab.train.fit import fit
+
+    manifest = write_manifest(rows, folder / "fold_manifest.csv")
+    cfg = load_train_config(None, [f"data.scheme={SCHEME}", *args.set])
+    cfg = with_options(cfg, manifest=str(manifest), model=args.model, size=args.size, epochs=args.epochs,
+                       max_minutes=args.minutes, name=time.strftime("run-%Y%m%d-%H%M%S"), runs_dir=str(folder), cache_dir=args.cache,
+                       seed=args.seed, threads=args.threads or None, progress=not args.no_progress)
+    if args.patience is not None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, patience=args.patience)
+    return fit(cfg)
+
+
+def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
+    folder = Path(args.out) / args.variant / holdout
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = fold_rows(df, holdout, seed=args.seed, train_population=args.train_population)
+    start = time.perf_counter()
+    run_dir = train_fold(rows, folder, args)
+    scored = rows[rows["split"].isin(["test", "external"])].reset_index(drop=True)
+    scored["pred"] = predict_rows(run_dir, scored, args.cache)
+    scores = score_fold(scored, holdout)
+    scores["minutes"] = round((time.perf_counter() - start) / 60, 2)
+    scores["rows"] = rows["split"].value_counts().to_dict()
+    scores["dropped_copies"] = int(len(df) - len(rows))
+    scored[["path", "source", "label", "population", "split", "pred"]].to_csv(folder / "predictions.csv", index=False)
+    (folder / "scores.json").write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    return scores
+
+
+def _fmt(item: dict | None) -> str:
+    return "–" if not item or item.get("value") is None else f"{item['value']:.2f}"
+
+
+def table_row(variant: str, recipe: str, folds: dict[str, dict]) -> str:
+    """One Markdown row (see COLUMNS) from the per-fold scores keyed by held-out source."""
+    cx, ie = folds.get("covid-cxnet"), folds.get(IEEE)
+    per_fold = [folds[k] for k in sorted(folds)]
+    cells = [
+        variant, recipe or "defaults",
+        _fmt(cx and cx["covid_sensitivity_unseen"]), _fmt(ie and ie["covid_sensitivity_unseen"]),
+        _fmt(ie and ie.get("ieee_non_covid_called_covid")), _fmt(ie and ie.get("ieee_pneumonia_recall")),
+        " / ".join(_fmt(f["pediatric_normal_called_pneumonia"]) for f in per_fold),
+        " / ".join(_fmt(f["internal_macro_f1"]) for f in per_fold),
+        f"{sum(f['minutes'] for f in per_fold):.1f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def append_row(path: Path, row: str) -> None:
+    """Append ``row`` to a Markdown file, writing the table header first if the file has none."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = "| " + " | ".join(COLUMNS) + " |"
+    if header not in text:
+        text += ("\n" if text and not text.endswith("\n") else "") + f"\n{header}\n|" + "---|" * len(COLUMNS) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + row + "\n", encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--manifest", default="cxrlab-out/manifest.csv", help="indexed + audited manifest")
+    p.add_argument("--out", default="cxrlab-out/loso", help="fold manifests, runs, scores")
+    p.add_argument("--cache", default="cxrlab-out/cache", help="preprocessing cache (shared by folds)")
+    p.add_argument("--results", default="benchmarks/results/loso.md", help="Markdown file the row is appended to")
+    p.add_argument("--holdout", action="append", help=f"held-out source (repeatable; default {', '.join(HOLDOUTS)})")
+    p.add_argument("--variant", default="baseline", help="name of this recipe variant (table row, folder)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override (repeatable)")
+    p.add_argument("--train-population", default="all", choices=("all", "adult"), help="drop pediatric films from training")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget per training run")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: the recipe's)")
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--model", default="cnn-small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> str:
+    from cxrlab.data.manifest import read_manifest
+
+    args = parse_args(argv)
+    df = read_manifest(args.manifest)
+    if "dup_group" not in df.columns:
+        raise SystemExit(f"{args.manifest}: no dup_group column; run 'cxrlab audit' first (copies would leak)")
+    folds = {}
+    for holdout in args.holdout or HOLDOUTS:
+        folds[holdout] = run_fold(df, holdout, args)
+        print(json.dumps(folds[holdout]), flush=True)
+    recipe = ", ".join([f"{args.model} {args.size}px ≤{args.minutes:g} min/fold", *args.set,
+                        *(["train adults only"] if args.train_population == "adult" else [])])
+    row = table_row(args.variant, recipe, folds)
+    append_row(Path(args.results), row)
+    print(row)
+    return row
+
+
+if __name__ == "__main__":
+    main()
