@@ -59,8 +59,15 @@ def fold_rows(df: pd.DataFrame, holdout: str, *, seed: int = 0, train_population
 
     if "population" not in df.columns:
         df = add_population(df)
-    out = make_splits(df.drop(columns=["split", "group"], errors="ignore"), scheme=load_scheme(SCHEME), seed=seed,
-                      holdout_sources=(holdout,))
+    df = df.drop(columns=["split", "group"], errors="ignore").reset_index(drop=True)
+    scheme = load_scheme(SCHEME)
+    # Stratify by class x source x population, not by class alone: make_splits places the largest
+    # groups first, so without this every film with a copy (e.g. all of Kermany's children copied
+    # into covid19-radiography-db) lands in train and the internal test has almost none of them.
+    strata = [f"{scheme.map(lab) or f'({lab})'}|{src}|{pop}"
+              for lab, src, pop in zip(df["label"], df["source"], df["population"])]
+    split = make_splits(df.assign(label=strata), scheme=None, seed=seed, holdout_sources=(holdout,))
+    out = df.assign(group=split["group"], split=split["split"])
     out = out[(out["split"] != "external") | (out["source"] == holdout)]
     if train_population == "adult":
         out = out[~(out["split"].isin(["train", "val"]) & (out["population"] == PEDIATRIC))]
