@@ -170,6 +170,7 @@ def test_cli_writes_column_warns_and_excludes(tmp_path):
     assert res.exit_code == 0, res.output
     left = read_manifest(path)
     assert len(left) == 6 and "pediatric" not in set(left["population"])
+    assert "removed 8 of 14 films; left: COVID 4, Normal 1, Pneumonia 1" in res.output
     res = runner.invoke(build_app(), ["population", "--manifest", str(path), "--exclude", "children"])
     assert isinstance(res.exception, ConfigError) and "--exclude" in str(res.exception)
     assert len(read_manifest(path)) == 6  # nothing written

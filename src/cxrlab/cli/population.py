@@ -33,7 +33,8 @@ def population_command(
     warn when a class is mostly pediatric. Writes a 'population' column into the manifest."""
     from cxrlab.data.manifest import read_manifest, write_manifest
     from cxrlab.data.population import (
-        ADULT, PEDIATRIC, add_population, filter_population, pediatric_warnings, read_overrides,
+        ADULT, PEDIATRIC, add_population, filter_population, pediatric_warnings, population_classes,
+        read_overrides,
     )
     from cxrlab.errors import ConfigError
     from cxrlab.labels import load_scheme
@@ -53,10 +54,12 @@ def population_command(
         keep = ADULT if exclude == PEDIATRIC else PEDIATRIC
         before = len(df)
         df = filter_population(df, keep, on_unknown="drop" if drop_unknown else "keep")
-        console().print(f"--exclude {exclude}: removed {before - len(df):,} of {before:,} films", highlight=False)
+        left = population_classes(df, label_scheme).value_counts().sort_index()
+        console().print(f"--exclude {exclude}: removed {before - len(df):,} of {before:,} films; left: "
+                        + ", ".join(f"{name} {count:,}" for name, count in left.items()), highlight=False, soft_wrap=True)
     if write:
         write_manifest(df, manifest)
-        console().print(f"population written to {manifest}", highlight=False)
+        console().print(f"population written to {manifest}", highlight=False, soft_wrap=True)
 
 
 def _print_table(df, scheme) -> None:

@@ -286,6 +286,11 @@ def _apply_row_overrides(pop: pd.Series, df: pd.DataFrame, overrides: pd.DataFra
     return out
 
 
+def population_classes(df: pd.DataFrame, scheme: LabelScheme | None = None) -> pd.Series:
+    """The scheme's class per row ('(label)' where the scheme excludes it), or the canonical label."""
+    return _classes(df, scheme)
+
+
 def _classes(df: pd.DataFrame, scheme: LabelScheme | None) -> pd.Series:
     """The scheme's class per row ('(label)' where the scheme excludes it), or the canonical label."""
     labels = _text(df, "label")
