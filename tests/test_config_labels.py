@@ -72,3 +72,21 @@ def test_user_yaml_scheme(tmp_path):
         load_scheme(p)
     with pytest.raises(ConfigError, match="unknown label scheme"):
         load_scheme("5class")
+
+
+def test_atomic_writes_use_normal_permissions_and_leave_no_temp_files(tmp_path):
+    import os
+
+    from cxrlab.io.atomic import atomic_open, write_text
+
+    target = tmp_path / "out.txt"
+    write_text(target, "hello")
+    assert target.read_text() == "hello"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~mask)
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as fh:
+            fh.write("half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "hello" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
