@@ -68,17 +68,22 @@ def _resolve_run(resume: str, runs_dir: Path) -> Path:
 
 
 def _print_summary(run_dir: Path) -> None:
-    import json
     import os
+
+    from cxrlab.errors import ConfigError
+    from cxrlab.train.checkpoint import read_meta
 
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else []
     out = console()
-    if history:
-        best = max(history, key=lambda r: r.get("val_macro_f1") or 0)
-        out.print(f"best epoch {best['epoch']}: val macro-F1 {best.get('val_macro_f1')}, AUC {best.get('val_auc')}")
-    out.print(f"run folder: {run_dir}  (checkpoints/best, history.csv, curves.png)")
+    try:
+        meta = read_meta(run_dir)
+        metrics = ", ".join(f"{k} {meta.metrics[k]:.4f}" for k in ("val_macro_f1", "val_auc", "val_accuracy")
+                            if isinstance(meta.metrics.get(k), float))
+        out.print(f"best checkpoint: epoch {meta.epoch}: {metrics}")
+    except ConfigError:
+        pass
+    out.print(f"run folder: {run_dir}  (checkpoints/best, history.csv, curves.png, log.txt)")
 
 
 def models() -> None:
