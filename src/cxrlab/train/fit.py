@@ -17,7 +17,7 @@ from torch import nn
 from cxrlab.config import load_config, save_config, to_dict
 from cxrlab.errors import ConfigError
 from cxrlab.train.config import TrainConfig
-from cxrlab.train.distributed import DistContext, all_gather, barrier, cleanup_distributed, setup_distributed
+from cxrlab.train.distributed import DistContext, all_gather, any_rank, barrier, cleanup_distributed, setup_distributed
 from cxrlab.train.history import RunLog, plot_curves, write_history
 from cxrlab.train.loop import predict_probs, train_one_epoch
 from cxrlab.train.metrics import classification_metrics
@@ -166,7 +166,8 @@ def _track_best(run: Run, state: Progress, row: dict) -> bool:
 
 def _why_stop(run: Run, state: Progress, train: dict, out_of_time) -> None:
     cfg = run.cfg
-    if train["interrupted"] or (out_of_time is not None and out_of_time()):
+    # Every rank must take the same decision: the clock is read per rank, so agree on it.
+    if train["interrupted"] or (out_of_time is not None and any_rank(run.ctx, out_of_time())):
         state.stopped = f"{BUDGET_STOP} of {cfg.max_minutes:g} min reached"
     elif cfg.patience and state.bad_epochs >= cfg.patience:
         state.stopped = f"early stop: no {cfg.monitor} improvement for {cfg.patience} epochs"
