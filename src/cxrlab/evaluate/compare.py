@@ -105,12 +105,16 @@ def _page(summary: dict, loaded, names, classes) -> str:
     rows = []
     for r in summary["runs"]:
         h, op = r["headline"], r.get("operating_point")
-        op_text = (f"{op['class']}: sens {ci_text(op['intervals']['sensitivity'], 2)}, spec {ci_text(op['intervals']['specificity'], 2)}"
-                   if op else "–")
         rows.append([r["name"], r["architecture"], r["evaluated"], num(r["n_images"]), ci_text(h["accuracy"]),
                      ci_text(h["balanced_accuracy"]), ci_text(h["macro_f1"]), ci_text(h["auc"]),
-                     num(r["calibration"]["scaled"]["ece"]), op_text])
-    body = table(["run", "model", "evaluated on", "images", "accuracy", "balanced accuracy", "macro F1", "macro AUC", "ECE", "operating point"], rows)
+                     num(r["calibration"]["scaled"]["ece"])])
+    body = table(["run", "model", "evaluated on", "images", "accuracy", "balanced accuracy", "macro F1", "macro AUC", "ECE"], rows)
+    op_rows = [[r["name"], op["class"], f"{op['threshold']:.4g}", ci_text(op["intervals"]["sensitivity"]),
+                ci_text(op["intervals"]["specificity"]), ci_text(op["intervals"]["ppv"])]
+               for r in summary["runs"] if (op := r.get("operating_point"))]
+    if op_rows:
+        body += "<h3>Operating point (threshold picked on each run's validation split)</h3>" + table(
+            ["run", "class", "threshold", "sensitivity", "specificity", "PPV"], op_rows)
     if len({r["evaluated"] for r in summary["runs"]}) > 1 or len({r["n_images"] for r in summary["runs"]}) > 1:
         body += callout("warn", "Different test sets", "The runs were not evaluated on the same images; compare with care.")
     parts = [("table", "Side by side", section("table", "Side by side", body, lead="95% bootstrap intervals resampling patients."))]

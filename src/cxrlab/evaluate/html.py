@@ -70,9 +70,10 @@ def ci_text(cell: dict | None, digits: int = 3) -> str:
         return "–"
     value = num(cell.get("value"), digits)
     lo, hi = cell.get("low", math.nan), cell.get("high", math.nan)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return value
-    return f"{value} ({num(lo, digits)}–{num(hi, digits)})"
+    sep = " to " if lo < 0 else "–"  # "-0.056–-0.031" reads badly
+    return f"{value} ({num(lo, digits)}{sep}{num(hi, digits)})"
 
 
 def data_uri(png: bytes, mime: str = "image/png") -> str:

@@ -21,7 +21,7 @@ SMALL_UNITS = 100
 def _summary(m: dict) -> str:
     h = m["headline"]
     ev = m["evaluated"]
-    unit = {"group": "patients", "patient_id": "patients", "image": "images (no patient ids)"}[m["unit"]]
+    unit = {"group": "patient groups", "patient_id": "patients", "image": "images (no patient ids)"}[m["unit"]]
     text = (f"On {m['n_images']:,} images ({esc(ev['name'])}; {m['n_units']:,} {unit}) the model reaches a balanced "
             f"accuracy of {ci_text(h['balanced_accuracy'])} and a macro one-vs-rest AUC of {ci_text(h['auc'])}. "
             "Intervals are 95% bootstrap intervals resampling patients.")
