@@ -105,3 +105,22 @@ def test_bad_fractions_and_unknown_holdout_are_user_errors():
         make_splits(df, fractions=(0.0, 0.5, 0.5))
     with pytest.raises(ConfigError, match="nope"):
         make_splits(df, holdout_sources=["nope"])
+
+
+def test_each_source_is_stratified_not_just_each_class():
+    """Normal films from an adult and a paediatric source must both reach every split."""
+    import pandas as pd
+
+    from cxrlab.data.splits import make_splits
+
+    rows = []
+    for i in range(300):
+        rows.append({"path": f"/a/{i}.png", "label": "Normal", "source": "adult", "patient_id": f"a{i}", "dup_group": ""})
+    for i in range(100):
+        # paired copies: size-2 groups are placed first by the greedy assignment
+        rows.append({"path": f"/k/{i}.png", "label": "Normal", "source": "kids", "patient_id": "", "dup_group": f"d{i // 2}"})
+    out = make_splits(pd.DataFrame(rows), seed=3)
+    table = pd.crosstab(out["source"], out["split"])
+    for source, total in (("adult", 300), ("kids", 100)):
+        assert abs(table.loc[source, "test"] / total - 0.15) < 0.05, table
+        assert abs(table.loc[source, "train"] / total - 0.70) < 0.05, table

@@ -4,7 +4,8 @@ A *group* joins every row sharing a patient (``patient_id``, namespaced by sourc
 ``ns:`` prefix) or a duplicate group (``dup_group`` from ``cxrlab audit``), transitively. Whole
 groups are assigned, so no patient and no copy of a film is on two sides. Groups are placed one by
 one, largest first (ties in a seeded random order), into the split that most needs their classes,
-which keeps class proportions close to the targets. Deterministic for a given seed.
+which keeps class proportions close to the targets — per source by default (strata = class x
+source), so each source contributes its share of each class to every split. Deterministic for a seed.
 
 - ``holdout_sources``: every group touching one of these sources becomes ``split = "external"``.
 - ``respect_given``: rows that already have ``train``/``val``/``test`` keep it (their groups follow
@@ -37,13 +38,22 @@ def make_splits(
     seed: int = 0,
     holdout_sources: tuple[str, ...] | list[str] = (),
     respect_given: bool = False,
+    stratify_by_source: bool = True,
 ) -> pd.DataFrame:
-    """Return a copy of ``df`` with ``group`` and ``split`` columns."""
+    """Return a copy of ``df`` with ``group`` and ``split`` columns.
+
+    With ``stratify_by_source`` (default) the strata are class x source, so every split gets each
+    source's share of each class: otherwise a class drawn from several sources (e.g. adult and
+    paediatric Normal films) can land almost wholly in one split from one source, and the test
+    set measures something else than the training set.
+    """
     fractions = _check_fractions(fractions)
     _check_sources(df, holdout_sources)
     out = df.reset_index(drop=True).copy()
     out["group"] = leakage_groups(out)
     strata = stratum_labels(out, scheme)
+    if stratify_by_source:
+        strata = [f"{cls}|{src}" for cls, src in zip(strata, _text(out, "source"))]
     given = _given_splits(out) if respect_given else [""] * len(out)
     split = np.array([""] * len(out), dtype=object)
     external = _text(out, "source").isin(set(holdout_sources))
