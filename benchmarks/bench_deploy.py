@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import shlex
 import signal
 import socket
 import subprocess
@@ -224,10 +225,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=3000)
-    ap.add_argument("--predict-args", nargs="*", default=[])
+    ap.add_argument("--predict-args", default="", help='extra cxrlab predict options, one string: "--workers 1"')
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=float, default=60)
-    ap.add_argument("--serve-args", nargs="*", default=[])
+    ap.add_argument("--serve-args", default="", help='extra cxrlab serve options, one string: "--threads 1"')
     ap.add_argument("--heatmap", action="store_true", help="serve: ask for heatmaps too")
     ap.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     args = ap.parse_args()
@@ -241,10 +242,10 @@ def main() -> None:
             if {"predict", "serve"} & set(args.parts):
                 _, bundle = make_bundle(arch, args.size, root / arch)
                 if "predict" in args.parts:
-                    results.append({"part": "predict", **bench_predict(bundle, args.images, root / arch, args.predict_args)})
+                    results.append({"part": "predict", **bench_predict(bundle, args.images, root / arch, shlex.split(args.predict_args))})
                     print(json.dumps(results[-1]), flush=True)
                 if "serve" in args.parts:
-                    results.append({"part": "serve", **bench_serve(bundle, args.clients, args.duration, args.serve_args, args.heatmap)})
+                    results.append({"part": "serve", **bench_serve(bundle, args.clients, args.duration, shlex.split(args.serve_args), args.heatmap)})
                     print(json.dumps(results[-1]), flush=True)
     if args.out:
         with open(args.out, "a", encoding="utf-8") as fh:

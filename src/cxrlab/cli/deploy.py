@@ -111,7 +111,7 @@ def serve_command(
     max_upload_mb: float = typer.Option(32.0, "--max-upload-mb", min=0.01, help="Largest accepted upload."),
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", min=4096, help="Largest accepted image (width x height)."),
     max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Inferences running at once."),
-    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime threads per inference (0 = its default)."),
+    threads: int = typer.Option(1, "--threads", min=0, help="ONNX Runtime threads per inference (0 = its default)."),
 ) -> None:
     """Serve the model: REST API (/v1/predict, /v1/model, /health) and a web page at /."""
     import uvicorn

@@ -17,8 +17,9 @@ class ServeConfig:
     max_pixels: int = 50_000_000
     #: Inferences running at once; further requests wait their turn.
     max_concurrent: int = 2
-    #: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's default).
-    threads: int = 0
+    #: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's default). One thread per
+    #: inference with ``max_concurrent`` ~ cores measured 2x the throughput of ORT's default.
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
