@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from cxrlab.cli import build_app
 from cxrlab.data.manifest import read_manifest, write_manifest
 from cxrlab.data.population import (
-    add_population, filter_population, infer_population, parse_age, pediatric_warnings, population_table,
-    read_overrides,
+    add_population, filter_population, infer_population, pediatric_warnings, population_table, read_overrides,
 )
+from cxrlab.data.population_age import parse_age
 from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint16_film
 from cxrlab.errors import ConfigError
 from cxrlab.labels import load_scheme
