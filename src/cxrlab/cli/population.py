@@ -20,8 +20,9 @@ def population_command(
                                help="Label scheme for the table and warnings: binary, covid-binary, 3class, 4class, "
                                     "a YAML file, or 'none' for the canonical labels."),
     overrides: Path | None = typer.Option(None, "--overrides",
-                                          help="CSV with 'population' (adult/pediatric/unknown) and 'path', "
-                                               "'sha1' or 'source': your own knowledge, applied first."),
+                                          help="CSV with 'population' (adult/pediatric/unknown) and 'path' or "
+                                               "'sha1' (final for that film) or 'source' (default for that "
+                                               "source's films with no other evidence)."),
     exclude: str | None = typer.Option(None, "--exclude",
                                        help="Remove 'pediatric' (or 'adult') films from the manifest."),
     drop_unknown: bool = typer.Option(False, "--drop-unknown",
