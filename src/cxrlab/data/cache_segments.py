@@ -47,6 +47,14 @@ def write_sidecar(path: Path, keys: list[str], paths: list[str], stats: list[tup
         "errors": {str(k): v for k, v in sorted(errors.items())},
     }
     write_text(path, json.dumps(meta, separators=(",", ":")))
+    _stamp(path)
+
+
+def _stamp(path: Path) -> None:
+    """Set the sidecar's mtime from the fine-grained clock: the kernel's file timestamps are coarse
+    (a few ms), so a write and a later use could otherwise tie and the LRU order would be random."""
+    now = time.time()
+    os.utime(path, (now, now))
 
 
 def load_array(npy: Path, n: int, size: int) -> np.memmap | None:
@@ -73,7 +81,7 @@ def list_segments(folder: Path) -> list[tuple[str, dict]]:
 def mark_used(folder: Path, seg_id: str) -> None:
     """Record a use (sidecar mtime), so clean-up removes the least recently used segments first."""
     try:
-        os.utime(folder / f"{seg_id}.json")
+        _stamp(folder / f"{seg_id}.json")
     except OSError:
         pass
 
