@@ -90,3 +90,20 @@ def test_atomic_writes_use_normal_permissions_and_leave_no_temp_files(tmp_path):
             fh.write("half")
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "hello" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_atomic_dir_keeps_the_old_folder_when_the_build_fails(tmp_path):
+    from cxrlab.io.atomic import atomic_dir
+
+    target = tmp_path / "ckpt"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("v1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "a.txt").write_text("half-written v2")
+            raise RuntimeError("killed")
+    assert (target / "a.txt").read_text() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("v2")
+    assert (target / "a.txt").read_text() == "v2" and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]

@@ -4,16 +4,14 @@ swapped in, so a crash never leaves a half-written checkpoint."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cxrlab.errors import ConfigError
+from cxrlab.io.atomic import atomic_dir, sha256_file
 
 FORMAT_VERSION = 1
 META_NAME = "segmenter.json"
@@ -50,30 +48,15 @@ def make_seg_meta(**kwargs: Any) -> SegMeta:
     return SegMeta(**kwargs)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_segmenter(folder: str | Path, model, meta: SegMeta) -> Path:
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / WEIGHTS_NAME))
-    record = asdict(meta) | {"weights_sha256": _sha256(tmp / WEIGHTS_NAME)}
-    (tmp / META_NAME).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+    with atomic_dir(folder) as tmp:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_NAME))
+        record = asdict(meta) | {"weights_sha256": sha256_file(tmp / WEIGHTS_NAME)}
+        (tmp / META_NAME).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return Path(folder)
 
 
 def resolve_segmenter(path: str | Path) -> Path:
@@ -112,7 +95,7 @@ def load_segmenter(path: str | Path):
     folder = resolve_segmenter(path)
     meta = read_seg_meta(folder)
     expected = json.loads((folder / META_NAME).read_text(encoding="utf-8")).get("weights_sha256")
-    if expected and _sha256(folder / WEIGHTS_NAME) != expected:
+    if expected and sha256_file(folder / WEIGHTS_NAME) != expected:
         raise ConfigError(f"{folder}: {WEIGHTS_NAME} does not match the checksum in {META_NAME}")
     if meta.architecture != "unet":
         raise ConfigError(f"{folder}: unknown segmenter architecture {meta.architecture!r}")

@@ -12,10 +12,7 @@ half-written checkpoint; ``checkpoint.json`` records the SHA-256 of the weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +25,7 @@ from torch import nn
 from cxrlab import __version__
 from cxrlab.config import PreprocessConfig, from_dict
 from cxrlab.errors import ConfigError
+from cxrlab.io.atomic import atomic_dir, sha256_file
 from cxrlab.labels import LabelScheme
 
 FORMAT_VERSION = 1
@@ -98,40 +96,20 @@ def make_meta(**kwargs: Any) -> CheckpointMeta:
     return CheckpointMeta(**kwargs)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_checkpoint(folder: str | Path, model: nn.Module, meta: CheckpointMeta, train_state: dict | None = None) -> Path:
     """Write a checkpoint folder atomically (build ``folder.tmp``, then swap it in)."""
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    module = model.module if hasattr(model, "module") else model
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, str(tmp / "weights.safetensors"))
-    if train_state is not None:
-        torch.save(train_state, tmp / "train_state.pt")
-    record = asdict(meta)
-    record["weights_sha256"] = _sha256(tmp / "weights.safetensors")
-    (tmp / "checkpoint.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+    with atomic_dir(folder) as tmp:
+        module = model.module if hasattr(model, "module") else model
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        save_file(state, str(tmp / "weights.safetensors"))
+        if train_state is not None:
+            torch.save(train_state, tmp / "train_state.pt")
+        record = asdict(meta)
+        record["weights_sha256"] = sha256_file(tmp / "weights.safetensors")
+        (tmp / "checkpoint.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+    return Path(folder)
 
 
 def _json_default(obj: Any) -> Any:
@@ -186,7 +164,7 @@ def load_checkpoint(path: str | Path, which: str = "best", device: str | torch.d
     meta = read_meta(folder)
     record = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
     expected = record.get("weights_sha256")
-    if expected and _sha256(folder / "weights.safetensors") != expected:
+    if expected and sha256_file(folder / "weights.safetensors") != expected:
         raise ConfigError(f"{folder}: weights.safetensors does not match the checksum in checkpoint.json")
     model = create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=False)
     model.load_state_dict(load_file(str(folder / "weights.safetensors")))
