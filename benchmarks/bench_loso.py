@@ -61,9 +61,9 @@ def fold_rows(df: pd.DataFrame, holdout: str, *, seed: int = 0, train_population
         df = add_population(df)
     df = df.drop(columns=["split", "group"], errors="ignore").reset_index(drop=True)
     scheme = load_scheme(SCHEME)
-    # Stratify by class x source x population, not by class alone: make_splits places the largest
-    # groups first, so without this every film with a copy (e.g. all of Kermany's children copied
-    # into covid19-radiography-db) lands in train and the internal test has almost none of them.
+    # Stratify by class x source x population: make_splits places the largest groups first, so with
+    # class-only strata every film with a copy (e.g. Kermany's children copied into
+    # covid19-radiography-db) landed in train and the internal test had almost none of them.
     strata = [f"{scheme.map(lab) or f'({lab})'}|{src}|{pop}"
               for lab, src, pop in zip(df["label"], df["source"], df["population"])]
     split = make_splits(df.assign(label=strata), scheme=None, seed=seed, holdout_sources=(holdout,))
