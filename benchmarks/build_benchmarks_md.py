@@ -1,0 +1,45 @@
+"""Assemble BENCHMARKS.md from the summary below and the per-area results in benchmarks/results/.
+
+    python benchmarks/build_benchmarks_md.py        # rewrites BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = [  # (file, title)
+    ("data.md", "Data layer: index, audit, cache (issue 2)"),
+    ("index.md", "Index throughput detail (issue 2)"),
+    ("audit.md", "Leakage audit detail (issue 2)"),
+    ("train.md", "Training throughput and accuracy (issue 3)"),
+    ("train_full.md", "Training accuracy, longer run (issue 3)"),
+    ("evaluate.md", "Evaluation on real data (issue 4)"),
+    ("deploy.md", "Deployment: ONNX Runtime, predict, serve (issue 5)"),
+    ("demo.md", "Demo timing (issue 6)"),
+    ("segment.md", "Lung segmentation (issue 7 groundwork)"),
+    ("loso.md", "Leave-one-source-out, reduced runs (issue 7 groundwork)"),
+]
+
+
+def demote(text: str) -> str:
+    """Push every Markdown heading one level down and drop the file's own title line."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(re.sub(r"^(#+) ", r"\1# ", line) for line in lines).strip()
+
+
+def main() -> None:
+    summary = (ROOT / "benchmarks" / "SUMMARY.md").read_text(encoding="utf-8").strip()
+    parts = [summary]
+    for name, title in SECTIONS:
+        path = ROOT / "benchmarks" / "results" / name
+        if path.exists():
+            parts.append(f"## {title}\n\n_Source: `benchmarks/results/{name}`._\n\n{demote(path.read_text(encoding='utf-8'))}")
+    (ROOT / "BENCHMARKS.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
