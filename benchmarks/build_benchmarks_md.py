@@ -28,7 +28,12 @@ def demote(text: str) -> str:
     lines = text.strip().splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    return "\n".join(re.sub(r"^(#+) ", r"\1# ", line) for line in lines).strip()
+    out, in_code = [], False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        out.append(line if in_code else re.sub(r"^(#+) ", r"\1# ", line))
+    return "\n".join(out).strip()
 
 
 def main() -> None:
