@@ -17,3 +17,8 @@ def console() -> Console:
 
 def err_console() -> Console:
     return Console(stderr=True)
+
+
+def say(text: str) -> None:
+    """Print a line of Rich markup to stdout, wrapping softly, without syntax highlighting."""
+    console().print(text, highlight=False, soft_wrap=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_WORKDIR, console, err_console
+from cxrlab.cli.common import DEFAULT_WORKDIR, err_console, say
 
 
 def register(app: typer.Typer) -> None:
@@ -15,10 +15,6 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.command("predict")(predict_command)
     app.command("serve")(serve_command)
-
-
-def _say(text: str) -> None:
-    console().print(text, highlight=False, soft_wrap=True)
 
 
 def explain_command(
@@ -37,7 +33,7 @@ def explain_command(
             failed += 1
             err_console().print(f"[red]skipped[/] {item.path}: {item.error}", highlight=False)
         else:
-            _say(f"{item.path}: predicted {item.predicted} ({item.probability:.1%}), "
+            say(f"{item.path}: predicted {item.predicted} ({item.probability:.1%}), "
                  f"heatmap for {item.explained_class} -> {item.output}")
     if failed == len(images):
         raise typer.Exit(1)
@@ -62,10 +58,10 @@ def export_command(
     report = export_bundle(run, out, which, evaluation, exporter, tolerance)
     p = report.parity
     cams = f", CAM relative diff {p.cams_max_rel_diff:.1e}" if p.cams_max_rel_diff is not None else ""
-    _say(f"exported with {report.exporter}: ONNX Runtime vs PyTorch max |logit diff| {p.logits_max_abs_diff:.1e} "
+    say(f"exported with {report.exporter}: ONNX Runtime vs PyTorch max |logit diff| {p.logits_max_abs_diff:.1e} "
          f"(probabilities {p.probs_max_abs_diff:.1e}{cams}) on {p.samples} samples, tolerance {tolerance:.0e}")
-    _say(f"heatmaps in the bundle: {'yes' if report.heatmaps else 'no (head is not pool+linear)'}")
-    _say(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB, sha256 {report.sha256[:16]}...)")
+    say(f"heatmaps in the bundle: {'yes' if report.heatmaps else 'no (head is not pool+linear)'}")
+    say(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB, sha256 {report.sha256[:16]}...)")
 
 
 def predict_command(
@@ -100,8 +96,8 @@ def predict_command(
                              on_progress=lambda n: progress.advance(task, n))
         counts = write_csv(rows, out, predictor.classes)
     decided = ", ".join(f"{k}: {v}" for k, v in counts.items() if k not in ("images", "errors"))
-    _say(f"{counts['images']} images, {counts['errors']} unreadable; decisions - {decided or 'none'}")
-    _say(f"wrote {out}")
+    say(f"{counts['images']} images, {counts['errors']} unreadable; decisions - {decided or 'none'}")
+    say(f"wrote {out}")
 
 
 def serve_command(
@@ -125,5 +121,5 @@ def serve_command(
                          max_pixels=max_pixels, max_concurrent=max_concurrent, threads=threads)
     read_bundle(bundle)  # refuse a bad bundle here, with a plain error, before the server starts
     app = create_app(lambda: Predictor.from_bundle(bundle, threads=config.threads), config)
-    _say(f"serving {bundle} on http://{host}:{port}/  (research use only - not a medical device)")
+    say(f"serving {bundle} on http://{host}:{port}/  (research use only - not a medical device)")
     uvicorn.run(app, host=config.host, port=config.port, log_level="info")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_WORKDIR, console
+from cxrlab.cli.common import DEFAULT_WORKDIR, console, say
 
 DEFAULT_CACHE = DEFAULT_WORKDIR / "cache"
 
@@ -17,10 +17,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     app.command("shortcut-check")(shortcut_command)
     app.command("compare")(compare_command)
-
-
-def _say(text: str) -> None:
-    console().print(text, highlight=False, soft_wrap=True)
 
 
 def evaluate_command(
@@ -49,7 +45,7 @@ def evaluate_command(
     options = EvaluateOptions(split=split, source=source, target_class=target_class, target_sensitivity=target_sensitivity,
                               n_boot=n_boot, seed=seed, calibrate=calibrate, batch_size=batch_size, gallery=gallery,
                               shortcut=shortcut, which=which)
-    folder = evaluate_run(run, manifest, out, cache, options, log=_say)
+    folder = evaluate_run(run, manifest, out, cache, options, log=say)
     _print_headline(folder)
 
 
@@ -66,10 +62,10 @@ def _print_headline(folder: Path) -> None:
         tab.add_row(key.replace("_", " "), value, f"{lo:.3f}–{hi:.3f}" if lo is not None and hi is not None else "–")
     console().print(tab)
     if metrics.get("comparison"):
-        _say(metrics["comparison"]["verdict"])
+        say(metrics["comparison"]["verdict"])
     for warning in (metrics.get("shortcut") or {}).get("warnings", []):
-        _say(f"[bold yellow]shortcut warning:[/] {warning}")
-    _say(f"report: {folder / 'report.html'}")
+        say(f"[bold yellow]shortcut warning:[/] {warning}")
+    say(f"report: {folder / 'report.html'}")
 
 
 def shortcut_command(
@@ -88,20 +84,20 @@ def shortcut_command(
     (c) performance within single sources vs pooled; warns in plain language."""
     from cxrlab.evaluate.shortcut_run import shortcut_check
 
-    folder = shortcut_check(run, manifest, split, source, out, cache, seed, batch_size, which, log=_say)
+    folder = shortcut_check(run, manifest, split, source, out, cache, seed, batch_size, which, log=say)
     report = json.loads((folder / "shortcut.json").read_text(encoding="utf-8"))
     bal = report["balance"]
     v = "–" if bal["cramers_v"] is None else f"{bal['cramers_v']:.2f}"
-    _say(f"label/source association (Cramér's V): {v} ({bal['strength']})")
+    say(f"label/source association (Cramér's V): {v} ({bal['strength']})")
     probes = report.get("probes") or {}
     feat = probes.get("features") or {}
     if feat.get("balanced_accuracy") is not None:
-        _say(f"source probe on model features: balanced accuracy {feat['balanced_accuracy']:.2f} (chance {feat['chance']:.2f})")
+        say(f"source probe on model features: balanced accuracy {feat['balanced_accuracy']:.2f} (chance {feat['chance']:.2f})")
     for warning in report["warnings"]:
-        _say(f"[bold yellow]warning:[/] {warning}")
+        say(f"[bold yellow]warning:[/] {warning}")
     if not report["warnings"]:
-        _say("no shortcut warning")
-    _say(f"report: {folder / 'shortcut.html'}")
+        say("no shortcut warning")
+    say(f"report: {folder / 'shortcut.html'}")
 
 
 def compare_command(
@@ -116,5 +112,5 @@ def compare_command(
     test images, overlaid ROC curves (compare.html)."""
     from cxrlab.evaluate.compare import compare_runs
 
-    folder = compare_runs(runs, out, n_boot, seed, evaluate_missing, cache, log=_say)
-    _say(f"report: {folder / 'compare.html'}")
+    folder = compare_runs(runs, out, n_boot, seed, evaluate_missing, cache, log=say)
+    say(f"report: {folder / 'compare.html'}")
