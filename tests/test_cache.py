@@ -45,9 +45,9 @@ def counter(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = cache_worker.cache_image
 
-    def counting(path, cfg, expected_sha1=""):
+    def counting(path, cfg, expected_sha1="", box=None):
         calls.append(path)
-        return real(path, cfg, expected_sha1)
+        return real(path, cfg, expected_sha1, box)
 
     monkeypatch.setattr(cache_worker, "cache_image", counting)
     return calls
@@ -129,6 +129,26 @@ def test_different_preprocessing_gets_a_different_cache(tmp_path):
     assert b.images.shape == (6, 24, 24) and a.path.parent != b.path.parent
     assert b.path.parent == cache_dir(tmp_path / "cache", cfg_b)
     np.testing.assert_array_equal(b.images[0], _expected(df["path"][0], cfg_b))
+
+
+def test_lung_crop_uses_each_rows_box_and_a_changed_box_redecodes_only_that_row(tmp_path, counter):
+    df = _dataset(tmp_path / "data", n=3).assign(lung_x0=0.25, lung_y0=0.0, lung_x1=0.75, lung_y1=0.5, lung_ok=True)
+    df.loc[2, "lung_ok"] = False  # the segmenter found no plausible lungs: the film stays whole
+    cfg = PreprocessConfig(size=32, crop="lungs", crop_margin=0.0)
+    store = build_cache(df, tmp_path / "cache", cfg, workers=1, progress=False)
+    film = np.asarray(Image.open(df["path"][0]).convert("L"))  # 48 x 48
+    np.testing.assert_array_equal(store.images[0], preprocess(film[0:24, 12:36], PreprocessConfig(size=32)))
+    np.testing.assert_array_equal(store.images[2], _expected(df["path"][2]))
+    assert store.path.parent.name == "s32-stretch-none-lungs0" and len(counter) == 3
+    moved = df.assign(lung_y1=[0.5, 1.0, 0.5])
+    build_cache(moved, tmp_path / "cache", cfg, workers=1, progress=False)
+    assert counter[3:] == [df["path"][1]]
+
+
+def test_lung_crop_without_lung_columns_says_which_command_adds_them(tmp_path):
+    df = _dataset(tmp_path / "data", n=2)
+    with pytest.raises(ConfigError, match="cxrlab segment predict"):
+        build_cache(df, tmp_path / "cache", PreprocessConfig(size=32, crop="lungs"), workers=1, progress=False)
 
 
 def test_unreadable_and_missing_files_are_reported_not_fatal(tmp_path):
@@ -218,3 +238,17 @@ def test_corrupt_sidecar_or_array_is_rebuilt(tmp_path, counter):
 def test_empty_manifest_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no rows"):
         build_cache(pd.DataFrame({"path": []}), tmp_path / "cache", CFG, progress=False)
+
+
+def test_direct_decoding_crops_like_the_cache_and_single_files_refuse_a_lung_crop_model(tmp_path):
+    from cxrlab.data.preprocess import require_whole_film
+    from cxrlab.evaluate.inference import decode_images
+
+    df = _dataset(tmp_path / "data", n=2).assign(lung_x0=0.1, lung_y0=0.2, lung_x1=0.9, lung_y1=0.7, lung_ok=True)
+    cfg = PreprocessConfig(size=32, crop="lungs")
+    cached = build_cache(df, tmp_path / "cache", cfg, workers=1, progress=False)
+    np.testing.assert_array_equal(decode_images(df, cfg).images, np.asarray(cached.images))
+    assert not np.array_equal(cached.images[0], _expected(df["path"][0]))
+    require_whole_film(PreprocessConfig(size=32), "m.cxrlab")  # whole-film models are fine
+    with pytest.raises(ConfigError, match="m.cxrlab: this model was trained on lung-cropped films"):
+        require_whole_film(cfg, "m.cxrlab")

@@ -26,12 +26,16 @@ class PreprocessConfig:
 
     ``resize``: ``stretch`` (ignore aspect), ``letterbox`` (pad to square with black) or
     ``center-crop`` (crop the long side). ``equalize``: ``none``, ``hist`` (global histogram
-    equalisation) or ``clahe`` (contrast-limited adaptive equalisation).
+    equalisation) or ``clahe`` (contrast-limited adaptive equalisation). ``crop``: ``none`` or
+    ``lungs`` (crop each film to its lung box plus ``crop_margin`` before resizing; the boxes are the
+    ``lung_*`` manifest columns written by ``cxrlab segment predict``).
     """
 
     size: int = 224
     resize: str = "stretch"
     equalize: str = "none"
+    crop: str = "none"
+    crop_margin: float = 0.1
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 2048:
@@ -40,10 +44,15 @@ class PreprocessConfig:
             raise ConfigError(f"preprocess.resize must be stretch, letterbox or center-crop, got {self.resize!r}")
         if self.equalize not in ("none", "hist", "clahe"):
             raise ConfigError(f"preprocess.equalize must be none, hist or clahe, got {self.equalize!r}")
+        if self.crop not in ("none", "lungs"):
+            raise ConfigError(f"preprocess.crop must be none or lungs, got {self.crop!r}")
+        if not 0.0 <= self.crop_margin <= 1.0:
+            raise ConfigError(f"preprocess.crop_margin must be between 0 and 1, got {self.crop_margin}")
 
     def key(self) -> str:
         """A short stable string that identifies these parameters (used in cache keys)."""
-        return f"s{self.size}-{self.resize}-{self.equalize}"
+        crop = f"-lungs{self.crop_margin:g}" if self.crop == "lungs" else ""
+        return f"s{self.size}-{self.resize}-{self.equalize}{crop}"
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

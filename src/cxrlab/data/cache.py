@@ -30,6 +30,7 @@ from cxrlab.config import PreprocessConfig
 from cxrlab.data.cache_build import copy_rows, decode_rows
 from cxrlab.data.cache_segments import (CACHE_FORMAT, list_segments, load_array, mark_used, prune, read_sidecar,
                                         remove_segment, write_sidecar)
+from cxrlab.data.preprocess import row_boxes
 from cxrlab.errors import ConfigError
 
 
@@ -59,6 +60,7 @@ class _Rows:
     sha1s: list[str]
     stats: list[tuple[int, int]]
     keys: list[str]
+    boxes: list[tuple[float, float, float, float] | None]  # lung crop per row (cfg.crop == "lungs")
 
     @property
     def segment_id(self) -> str:
@@ -106,7 +108,8 @@ def build_cache(
         out.flush()
         del out
         todo = _rows_to_decode(rows, reusable)
-        errors = decode_rows(tmp, todo, rows.paths, rows.sha1s, cfg, workers=workers, progress=progress)
+        errors = decode_rows(tmp, todo, rows.paths, rows.sha1s, cfg, workers=workers, progress=progress,
+                             boxes=rows.boxes)
         _fill_duplicates(tmp, rows, errors)
         _fsync(tmp)
         remove_segment(folder, rows.segment_id)  # same rows but changed files: drop the old one first
@@ -134,8 +137,9 @@ def _describe_rows(df: pd.DataFrame, cfg: PreprocessConfig) -> _Rows:
     paths = [str(p) for p in df["path"]]
     sha1s = [str(s) if isinstance(s, str) else "" for s in df["sha1"]] if "sha1" in df.columns else [""] * len(paths)
     stats = [_stat(p) for p in paths]
-    keys = [_row_key(p, s, st, cfg) for p, s, st in zip(paths, sha1s, stats)]
-    return _Rows(paths=paths, sha1s=sha1s, stats=stats, keys=keys)
+    boxes = row_boxes(df, cfg)
+    keys = [_row_key(p, s, st, cfg, b) for p, s, st, b in zip(paths, sha1s, stats, boxes)]
+    return _Rows(paths=paths, sha1s=sha1s, stats=stats, keys=keys, boxes=boxes)
 
 
 def _stat(path: str) -> tuple[int, int]:
@@ -146,9 +150,10 @@ def _stat(path: str) -> tuple[int, int]:
     return (int(st.st_size), int(st.st_mtime_ns))
 
 
-def _row_key(path: str, sha1: str, stat: tuple[int, int], cfg: PreprocessConfig) -> str:
+def _row_key(path: str, sha1: str, stat: tuple[int, int], cfg: PreprocessConfig, box=None) -> str:
     content = sha1 or f"size={stat[0]};mtime={stat[1]}"
-    text = f"{path}\0{content}\0{cfg.key()}\0v{CACHE_FORMAT}"
+    crop = "" if box is None else "\0box=" + ",".join(f"{v:.6f}" for v in box)
+    text = f"{path}\0{content}\0{cfg.key()}\0v{CACHE_FORMAT}{crop}"
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 

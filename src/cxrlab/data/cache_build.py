@@ -39,6 +39,7 @@ def decode_rows(
     *,
     workers: int = 2,
     progress: bool = True,
+    boxes: list | None = None,
 ) -> dict[int, str]:
     """Decode ``rows`` into the ``.npy`` at ``array_path``; return ``{row: reason}`` for failures.
 
@@ -52,6 +53,7 @@ def decode_rows(
             paths=tuple(paths[r] for r in chunk),
             sha1s=tuple(sha1s[r] for r in chunk),
             cfg=cfg,
+            boxes=tuple(boxes[r] for r in chunk) if boxes is not None else (None,) * len(chunk),
         )
         for chunk in _chunks(rows, CHUNK_ROWS)
     ]

@@ -31,9 +31,10 @@ class DecodeTask:
     paths: tuple[str, ...]
     sha1s: tuple[str, ...]  # expected file SHA-1 per row ("" = not known, not checked)
     cfg: PreprocessConfig
+    boxes: tuple = ()  # lung box (fractions) per row, or None: crop before resizing
 
 
-def cache_image(path: str, cfg: PreprocessConfig, expected_sha1: str = "") -> np.ndarray:
+def cache_image(path: str, cfg: PreprocessConfig, expected_sha1: str = "", box=None) -> np.ndarray:
     """One file -> preprocessed ``(size, size)`` uint8, exactly as the cache stores it.
 
     JPEGs are decoded with DCT-domain downscaling to no less than ``cfg.size`` on each side (Pillow
@@ -48,8 +49,9 @@ def cache_image(path: str, cfg: PreprocessConfig, expected_sha1: str = "") -> np
     if expected_sha1 and hashlib.sha1(data).hexdigest() != expected_sha1:
         raise ImageReadError(path, "file changed since it was indexed (its SHA-1 differs from the manifest); "
                                    "re-run 'cxrlab index'")
-    image = read_image(data, name=path, reduce_to=cfg.size)
-    return preprocess(to_uint8(image), cfg)
+    reduce_to = cfg.size if box is None else int(np.ceil(cfg.size / max(min(box[2] - box[0], box[3] - box[1]), 0.05)))
+    image = read_image(data, name=path, reduce_to=reduce_to)
+    return preprocess(to_uint8(image), cfg, box)
 
 
 def decode_chunk(task: DecodeTask) -> dict[int, str]:
@@ -57,9 +59,10 @@ def decode_chunk(task: DecodeTask) -> dict[int, str]:
     out = np.load(task.array_path, mmap_mode="r+")
     errors: dict[int, str] = {}
     try:
-        for row, path, sha1 in zip(task.rows, task.paths, task.sha1s):
+        boxes = task.boxes or (None,) * len(task.rows)
+        for row, path, sha1, box in zip(task.rows, task.paths, task.sha1s, boxes):
             try:
-                out[row] = cache_image(path, task.cfg, sha1)
+                out[row] = cache_image(path, task.cfg, sha1, box)
             except ImageReadError as exc:
                 errors[row] = exc.reason
                 out[row] = 0

@@ -8,12 +8,19 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cxrlab.config import PreprocessConfig
+from cxrlab.errors import ConfigError
 
 
-def preprocess(gray: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """Resize (per ``cfg.resize``) and equalise (per ``cfg.equalize``) a 2-D uint8 array."""
+BoxFraction = tuple[float, float, float, float]
+
+
+def preprocess(gray: np.ndarray, cfg: PreprocessConfig, box: BoxFraction | None = None) -> np.ndarray:
+    """Crop to ``box`` (fractions of width/height, grown by ``cfg.crop_margin``) when one is given,
+    then resize (per ``cfg.resize``) and equalise (per ``cfg.equalize``) a 2-D uint8 array."""
     if gray.dtype != np.uint8 or gray.ndim != 2:
         raise ValueError(f"preprocess expects a 2-D uint8 array, got {gray.dtype} {gray.shape}")
+    if box is not None:
+        gray = crop_to_box(gray, box, cfg.crop_margin)
     img = Image.fromarray(gray)
     size = cfg.size
     if cfg.resize == "stretch":
@@ -72,3 +79,54 @@ def to_model_input(images: np.ndarray, mean, std, in_chans: int = 1) -> np.ndarr
     s = np.asarray(std, dtype=np.float32).reshape(1, -1, 1, 1)
     x = np.repeat(x, in_chans, axis=1) if in_chans > 1 else x
     return ((x - m) / s).astype(np.float32)
+
+
+def expand_box(box_frac: BoxFraction, shape: tuple[int, int], margin: float = 0.1) -> tuple[int, int, int, int]:
+    """A fractional box grown by ``margin`` x its width/height on every side, in pixels of
+    ``shape`` (H, W), clipped to the image."""
+    h, w = shape
+    x0, y0, x1, y1 = box_frac
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    left, top = int(np.floor((x0 - mx) * w)), int(np.floor((y0 - my) * h))
+    right, bottom = int(np.ceil((x1 + mx) * w)), int(np.ceil((y1 + my) * h))
+    left, top = max(left, 0), max(top, 0)
+    right, bottom = min(max(right, left + 1), w), min(max(bottom, top + 1), h)
+    return left, top, right, bottom
+
+
+def crop_to_box(gray: np.ndarray, box_frac: BoxFraction, margin: float = 0.1) -> np.ndarray:
+    """Crop a film to a fractional box (e.g. the ``lung_*`` manifest columns) plus margin."""
+    x0, y0, x1, y1 = expand_box(box_frac, gray.shape[:2], margin)
+    return np.ascontiguousarray(gray[y0:y1, x0:x1])
+
+
+def row_box(row) -> BoxFraction | None:
+    """The lung box of a manifest row (``lung_*`` columns from ``cxrlab segment predict``), or
+    ``None`` when the segmenter found no plausible lungs (``lung_ok`` false): such films stay whole."""
+    if str(row.get("lung_ok", False)).strip().lower() not in ("true", "1"):
+        return None
+    return tuple(float(row[k]) for k in ("lung_x0", "lung_y0", "lung_x1", "lung_y1"))
+
+
+LUNG_COLUMNS = ("lung_x0", "lung_y0", "lung_x1", "lung_y1", "lung_ok")
+
+
+def row_boxes(df, cfg: PreprocessConfig) -> list[BoxFraction | None]:
+    """Per manifest row (a pandas DataFrame) the box to crop to: ``None`` everywhere unless
+    ``cfg.crop == "lungs"``, which needs the ``lung_*`` columns of ``cxrlab segment predict``."""
+    if cfg.crop != "lungs":
+        return [None] * len(df)
+    missing = [c for c in LUNG_COLUMNS if c not in df.columns]
+    if missing:
+        raise ConfigError(f"preprocess.crop=lungs needs the lung box columns ({', '.join(missing)} missing): "
+                          "run 'cxrlab segment predict SEG_RUN --manifest MANIFEST' and use the manifest it writes")
+    return [row_box(row) for row in df[list(LUNG_COLUMNS)].to_dict("records")]
+
+
+def require_whole_film(cfg: PreprocessConfig, where: str) -> None:
+    """Raise a clear error where a film arrives without a manifest row (a file or an upload) but
+    the model was trained on lung crops, which need the row's lung box."""
+    if cfg.crop != "none":
+        raise ConfigError(f"{where}: this model was trained on lung-cropped films (preprocess.crop={cfg.crop}); "
+                          "single files cannot be cropped the same way yet - evaluate it on a manifest with "
+                          "lung boxes ('cxrlab segment predict') instead")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.data.preprocess import preprocess, row_boxes, to_model_input
 from cxrlab.errors import ImageReadError
 from cxrlab.io.images import read_image, to_uint8
 
@@ -33,9 +33,9 @@ def decode_images(df: pd.DataFrame, cfg: PreprocessConfig) -> LoadedSet:
     images = np.zeros((len(df), cfg.size, cfg.size), dtype=np.uint8)
     ok = np.zeros(len(df), dtype=bool)
     errors: dict[int, str] = {}
-    for i, path in enumerate(df["path"]):
+    for i, (path, box) in enumerate(zip(df["path"], row_boxes(df, cfg))):
         try:
-            images[i] = preprocess(to_uint8(read_image(path)), cfg)
+            images[i] = preprocess(to_uint8(read_image(path)), cfg, box)
             ok[i] = True
         except ImageReadError as exc:
             errors[i] = str(exc)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrlab.data.preprocess import preprocess
+from cxrlab.data.preprocess import preprocess, require_whole_film
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.gradcam import gradcam
 from cxrlab.explain.overlay import overlay_heatmap, png_bytes
@@ -31,6 +31,7 @@ def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | P
     from cxrlab.train.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(run, which)
+    require_whole_film(meta.preprocess_config(), str(run))
     results: list[Explained | None] = [None] * len(paths)
     films, readable = [], []
     for i, path in enumerate(paths):

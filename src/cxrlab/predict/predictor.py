@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cxrlab.config import PreprocessConfig, from_dict
-from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
 from cxrlab.explain.overlay import normalize_cam
 from cxrlab.export.bundle_file import BundleError, read_bundle
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
@@ -37,8 +37,9 @@ class Predictor:
         self.card = card
         self.source = source
         self.classes: tuple[str, ...] = tuple(card["classes"])
-        pre = {k: v for k, v in card["preprocessing"].items() if k in ("size", "resize", "equalize")}
+        pre = {k: v for k, v in card["preprocessing"].items() if k in ("size", "resize", "equalize", "crop", "crop_margin")}
         self.preprocess_config: PreprocessConfig = from_dict(PreprocessConfig, pre)
+        require_whole_film(self.preprocess_config, source or "model")
         self.mean = tuple(card["preprocessing"]["mean"])
         self.std = tuple(card["preprocessing"]["std"])
         self.in_chans = int(card["input"]["channels"])

@@ -10,6 +10,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from cxrlab.data.preprocess import crop_to_box, expand_box, row_box  # noqa: F401 - re-exported
+
 Box = tuple[int, int, int, int]
 
 
@@ -39,25 +41,6 @@ def box_fraction(box: Box, shape: tuple[int, int]) -> tuple[float, float, float,
     h, w = shape
     x0, y0, x1, y1 = box
     return x0 / w, y0 / h, x1 / w, y1 / h
-
-
-def expand_box(box_frac: tuple[float, float, float, float], shape: tuple[int, int], margin: float = 0.1) -> Box:
-    """A fractional box grown by ``margin`` x its width/height on every side, in pixels of
-    ``shape`` (H, W), clipped to the image."""
-    h, w = shape
-    x0, y0, x1, y1 = box_frac
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    left, top = int(np.floor((x0 - mx) * w)), int(np.floor((y0 - my) * h))
-    right, bottom = int(np.ceil((x1 + mx) * w)), int(np.ceil((y1 + my) * h))
-    left, top = max(left, 0), max(top, 0)
-    right, bottom = min(max(right, left + 1), w), min(max(bottom, top + 1), h)
-    return left, top, right, bottom
-
-
-def crop_to_box(gray: np.ndarray, box_frac: tuple[float, float, float, float], margin: float = 0.1) -> np.ndarray:
-    """Crop a film to a fractional lung box (e.g. the ``lung_*`` manifest columns) plus margin."""
-    x0, y0, x1, y1 = expand_box(box_frac, gray.shape[:2], margin)
-    return np.ascontiguousarray(gray[y0:y1, x0:x1])
 
 
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -103,7 +86,5 @@ def crop_manifest_row(gray: np.ndarray, row, margin: float = 0.1) -> np.ndarray:
     """Crop a film with the ``lung_*`` columns of its manifest row (a pandas Series or dict, from
     ``cxrlab segment predict``); rows without a plausible box (``lung_ok`` false or missing) leave
     the film unchanged."""
-    if str(row.get("lung_ok", False)).strip().lower() not in ("true", "1"):
-        return gray
-    box = tuple(float(row[k]) for k in ("lung_x0", "lung_y0", "lung_x1", "lung_y1"))
-    return crop_to_box(gray, box, margin)
+    box = row_box(row)
+    return gray if box is None else crop_to_box(gray, box, margin)

@@ -13,7 +13,7 @@ from cxrlab.config import PreprocessConfig, load_config
 from cxrlab.data.transforms import AugmentConfig
 from cxrlab.errors import ConfigError
 
-IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "focal")
+IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "source-balanced", "focal")
 MONITOR_CHOICES = ("val_macro_f1", "val_auc", "val_loss", "val_accuracy")
 AMP_CHOICES = ("auto", "off", "bf16", "fp16")
 
@@ -52,7 +52,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    imbalance: str = "weighted-loss"
+    imbalance: str = "sampler"  # measured best of the four on val macro-F1: benchmarks/results/train_imbalance.md
     focal_gamma: float = 2.0
     label_smoothing: float = 0.0
 

@@ -40,12 +40,12 @@ class FocalLoss(nn.Module):
 
 def build_criterion(imbalance: str, train_targets: np.ndarray, num_classes: int,
                     focal_gamma: float = 2.0, label_smoothing: float = 0.0) -> nn.Module:
-    """The training loss for ``imbalance`` = none | weighted-loss | sampler | focal.
+    """The training loss for ``imbalance`` = none | weighted-loss | sampler | source-balanced | focal.
 
-    ``sampler`` balances the batches instead, so its loss is plain cross-entropy; ``focal`` keeps
+    ``sampler`` and ``source-balanced`` balance the batches instead, so its loss is plain cross-entropy; ``focal`` keeps
     the balanced class weights as its alpha.
     """
-    if imbalance in ("none", "sampler"):
+    if imbalance in ("none", "sampler", "source-balanced"):
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     weight = balanced_class_weights(train_targets, num_classes)
     if imbalance == "focal":

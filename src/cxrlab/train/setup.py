@@ -78,7 +78,8 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     device = torch.device(ctx.device)
     model = _build_model(cfg, len(scheme.classes), device, resumed)
     train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size, cfg.seed)
-    train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device)
+    sources = data.split(TRAIN)["source"].to_numpy() if cfg.loss.imbalance == "source-balanced" else None
+    train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device, sources)
     criterion = _criterion(cfg, data, device)
     from cxrlab.train.optim import build_optimizer, build_scheduler
 
@@ -115,10 +116,12 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resum
     return model
 
 
-def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device) -> tuple[DataLoader, DataLoader]:
+def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
+             sources=None) -> tuple[DataLoader, DataLoader]:
     from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
 
-    sampler = build_train_sampler(train_ds.targets, cfg.loss.imbalance == "sampler", cfg.seed, ctx.rank, ctx.world)
+    balanced = cfg.loss.imbalance in ("sampler", "source-balanced")
+    sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world, sources=sources)
     common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
                               drop_last=len(sampler) > cfg.batch_size, **common)
