@@ -174,3 +174,24 @@ def test_cli_writes_column_warns_and_excludes(tmp_path):
     res = runner.invoke(build_app(), ["population", "--manifest", str(path), "--exclude", "children"])
     assert isinstance(res.exception, ConfigError) and "--exclude" in str(res.exception)
     assert len(read_manifest(path)) == 6  # nothing written
+
+
+def test_training_population_adult_drops_pediatric_train_val_films_and_all_warns():
+    from cxrlab.train.config import load_train_config
+    from cxrlab.train.data import apply_population
+
+    df = pooled_manifest().assign(split=lambda d: (["train", "val", "test"] * len(d))[: len(d)])
+    scheme = load_scheme("3class")
+    pediatric = infer_population(df) == "pediatric"
+    kept, notes = apply_population(df, "adult", scheme)
+    fitting_kids = pediatric & df["split"].isin(["train", "val"])
+    assert len(kept) == len(df) - int(fitting_kids.sum()) and fitting_kids.any()
+    assert not ((kept["population"] == "pediatric") & kept["split"].isin(["train", "val"])).any()
+    assert (kept["population"] == "pediatric").sum() == int((pediatric & (df["split"] == "test")).sum())
+    assert notes == [f"population=adult: dropped {int(fitting_kids.sum())} pediatric train/val films"]
+    everything, warnings = apply_population(df, "all", scheme)
+    assert len(everything) == len(df) and warnings and all(w.startswith("training split: ") for w in warnings)
+    assert "pediatric" in warnings[0]
+    assert load_train_config(None, ["data.population=adult"]).data.population == "adult"
+    with pytest.raises(ConfigError, match="data.population"):
+        load_train_config(None, ["data.population=kids"])

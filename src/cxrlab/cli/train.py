@@ -34,6 +34,8 @@ def train(
     threads: Optional[int] = typer.Option(None, help="Torch threads per process (default: torch's choice)."),
     runs_dir: Optional[Path] = typer.Option(None, help=f"Where runs go (default: {DEFAULT_WORKDIR / 'runs'})."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
+    population: Optional[str] = typer.Option(None, help="all (default; warns when a class is mostly pediatric) or "
+                                                        "adult (drop pediatric train/val films, see 'cxrlab population')."),
     set_: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set optim.lr=3e-4 --set loss.imbalance=focal."),
 ) -> None:
     """Train a classifier on the cached, split manifest; writes a run folder with checkpoints, history and curves.
@@ -47,7 +49,7 @@ def train(
     cfg = with_options(
         cfg, manifest=_str(manifest), model=model, scheme=scheme, epochs=epochs, size=size, batch_size=batch_size,
         lr=lr, name=name, max_minutes=max_minutes, weights=_str(weights), pretrained=pretrained, workers=workers, threads=threads,
-        runs_dir=_str(runs_dir), progress=progress,
+        runs_dir=_str(runs_dir), progress=progress, population=population,
     )
     resume_dir = _resolve_run(resume, Path(cfg.runs_dir)) if resume else None
     run_dir = fit(cfg, resume=resume_dir)

@@ -28,6 +28,11 @@ class DataConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     workers: int = 0  # DataLoader worker processes (0 = load in the training process)
     cache_workers: int = 2  # processes used to build the cache
+    population: str = "all"  # all: train on every film (warn about pediatric classes) | adult: drop pediatric train/val films
+
+    def __post_init__(self) -> None:
+        if self.population not in ("all", "adult"):
+            raise ConfigError(f"data.population must be all or adult, got {self.population!r}")
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ OPTION_PATHS = {
     "pretrained": ("model", "pretrained"), "weights": ("model", "weights"), "lr": ("optim", "lr"),
     "epochs": ("epochs",), "batch_size": ("batch_size",), "name": ("name",), "max_minutes": ("max_minutes",),
     "runs_dir": ("runs_dir",), "seed": ("seed",), "progress": ("progress",), "threads": ("threads",),
+    "population": ("data", "population"),
 }
 
 

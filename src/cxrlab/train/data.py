@@ -27,6 +27,7 @@ class TrainData:
     scheme: LabelScheme
     excluded: Counter = field(default_factory=Counter)  # canonical label -> rows the scheme drops
     unreadable: dict[str, str] = field(default_factory=dict)  # path -> reason
+    notes: list[str] = field(default_factory=list)  # warnings to show the user (e.g. pediatric classes)
 
     def split(self, name: str) -> pd.DataFrame:
         return self.rows[self.rows["split"] == name]
@@ -54,6 +55,27 @@ def select_rows(df: pd.DataFrame, scheme: LabelScheme, source: str = "manifest")
     if missing:
         raise ConfigError(f"{source}: the training split has no images of class(es) {', '.join(missing)}")
     return out, excluded
+
+
+def apply_population(df: pd.DataFrame, population: str, scheme: LabelScheme) -> tuple[pd.DataFrame, list[str]]:
+    """The manifest for ``data.population`` (``all`` or ``adult``) and what to tell the user.
+
+    Adult and pediatric films look different, and in public COVID data the pneumonia class is mostly
+    children: ``all`` keeps every film and returns the warnings of
+    :func:`cxrlab.data.population.pediatric_warnings` for the training split; ``adult`` drops the
+    pediatric train/val films (``unknown`` ones stay; test and external rows are untouched, so the
+    evaluation still sees them)."""
+    from cxrlab.data.population import PEDIATRIC, add_population, pediatric_warnings
+
+    if "population" not in df.columns or df["population"].isna().any():
+        df = add_population(df)
+    fitting = df["split"].astype(str).isin([TRAIN, VAL]) if "split" in df.columns else pd.Series(True, index=df.index)
+    if population == "all":
+        train = df[df["split"].astype(str) == TRAIN] if "split" in df.columns else df
+        return df, [f"training split: {w}" for w in pediatric_warnings(train, scheme)]
+    drop = fitting & (df["population"] == PEDIATRIC)
+    note = f"population=adult: dropped {int(drop.sum()):,} pediatric train/val films"
+    return df[~drop].reset_index(drop=True), [note]
 
 
 def load_train_data(df: pd.DataFrame, scheme: LabelScheme, cache_root: str, preprocess: PreprocessConfig,

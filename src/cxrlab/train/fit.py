@@ -78,6 +78,8 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     elif resumed:
         log("resumed before the first checkpoint: starting from epoch 1")
     with TrainProgress(cfg.progress and ctx.is_main) as bar:
+        for note in run.data.notes:
+            bar.message(f"[yellow]note:[/] {note}")
         if state.stopped:
             bar.message(f"run already finished ({state.stopped}); nothing to do")
         else:

@@ -64,12 +64,15 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     from cxrlab.data.manifest import read_manifest, write_manifest
     from cxrlab.labels import load_scheme
     from cxrlab.models.registry import model_info
-    from cxrlab.train.data import load_train_data, make_datasets
+    from cxrlab.train.data import apply_population, load_train_data, make_datasets
 
     scheme = load_scheme(cfg.data.scheme)
-    df = read_manifest(cfg.data.manifest)
+    df, population_notes = apply_population(read_manifest(cfg.data.manifest), cfg.data.population, scheme)
     data = load_train_data(df, scheme, cfg.data.cache_dir, cfg.data.preprocess, ctx, cfg.data.cache_workers,
                            progress=cfg.progress and ctx.is_main, source=cfg.data.manifest)
+    data.notes.extend(population_notes)
+    for note in population_notes:
+        log(note)
     if ctx.is_main and not resumed:
         write_manifest(data.rows.drop(columns=["target", "cache_row"]), run_dir / "split_manifest.csv")
     _log_data(log, data, ctx)
