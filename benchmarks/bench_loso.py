@@ -46,7 +46,8 @@ NON_COVID_LABELS = (*PNEUMONIA_LABELS, "Other", "Normal")
 SCHEME = "3class"
 COLUMNS = ("variant", "recipe", "COVID sens. unseen covid-cxnet", "COVID sens. unseen ieee8023",
            "ieee8023 non-COVID called COVID", "ieee8023 pneumonia recall",
-           "pediatric Normal called Pneumonia (int. test, per fold)", "internal macro-F1 (per fold)", "minutes")
+           "pediatric Normal called Pneumonia (int. test, per fold)", "internal macro-F1 (per fold)",
+           "source from features, Normal films of int. test (per fold)", "minutes")
 
 
 def fold_rows(df: pd.DataFrame, holdout: str, *, seed: int = 0, train_population: str = "all") -> pd.DataFrame:
@@ -108,8 +109,9 @@ def score_fold(rows: pd.DataFrame, holdout: str) -> dict:
     return scores
 
 
-def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> pd.Series:
-    """Predicted class name per row from the run's best checkpoint ('' for unreadable films)."""
+def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> tuple[pd.Series, np.ndarray | None]:
+    """Predicted class name per row from the run's best checkpoint ('' for unreadable films), and
+    the penultimate features per row (NaN rows for unreadable films; None if the model has none)."""
     from cxrlab.evaluate.inference import load_images, run_model
     from cxrlab.train.checkpoint import load_checkpoint
 
@@ -117,10 +119,37 @@ def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> pd.Serie
     rows = rows.reset_index(drop=True)
     loaded = load_images(rows, meta.preprocess_config(), cache_root)
     ok = np.flatnonzero(loaded.ok)
-    logits = run_model(model, loaded.images[ok], meta.mean, meta.std, meta.in_chans).logits
+    out = run_model(model, loaded.images[ok], meta.mean, meta.std, meta.in_chans)
     pred = np.array([""] * len(rows), dtype=object)
-    pred[ok] = np.asarray(meta.classes, dtype=object)[logits.argmax(1)]
-    return pd.Series(pred, index=rows.index)
+    pred[ok] = np.asarray(meta.classes, dtype=object)[out.logits.argmax(1)]
+    features = None
+    if out.features is not None:
+        features = np.full((len(rows), out.features.shape[1]), np.nan)
+        features[ok] = out.features
+    return pd.Series(pred, index=rows.index), features
+
+
+def shortcut_probes(rows: pd.DataFrame, features: np.ndarray | None, seed: int = 0) -> dict:
+    """How well a linear probe on the model's features tells where an internal-test film comes from
+    (cross-validated over leakage groups, balanced accuracy; ``cxrlab.evaluate.probe``): over all
+    films, and among Normal films only - the source of a normal film, or whether it is a child's,
+    should not be visible to a model that looks at disease."""
+    from cxrlab.evaluate.probe import probe_balanced_accuracy
+
+    if features is None:
+        return {}
+    test = (rows["split"] == "test").to_numpy() & ~np.isnan(features).any(axis=1)
+    normal = test & (rows["label"] == "Normal").to_numpy()
+    units = rows["group"].astype(str).to_numpy()
+    population = np.where(rows["population"] == "pediatric", "pediatric", "adult-or-unknown")
+
+    def probe(mask, target):
+        r = probe_balanced_accuracy(features[mask], np.asarray(target)[mask], units[mask], seed=seed)
+        return {"value": r["balanced_accuracy"], "chance": r["chance"], "n": r["n"]}
+
+    return {"probe_source_all": probe(test, rows["source"].to_numpy()),
+            "probe_source_normal": probe(normal, rows["source"].to_numpy()),
+            "probe_pediatric_normal": probe(normal, population)}
 
 
 def train_fold(rows: pd.DataFrame, folder: Path, args: argparse.Namespace) -> Path:
@@ -146,11 +175,20 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     rows = fold_rows(df, holdout, seed=args.seed, train_population=args.train_population)
     start = time.perf_counter()
-    run_dir = train_fold(rows, folder, args)
+    previous = folder / "scores.json"
+    if args.score_only:  # re-score the fold's last run (e.g. after adding a measure), no training
+        runs = sorted(folder.glob("run-*"))
+        if not runs:
+            raise SystemExit(f"{folder}: no run-* folder to score; run without --score-only first")
+        run_dir = runs[-1]
+    else:
+        run_dir = train_fold(rows, folder, args)
     scored = rows[rows["split"].isin(["test", "external"])].reset_index(drop=True)
-    scored["pred"] = predict_rows(run_dir, scored, args.cache)
-    scores = score_fold(scored, holdout)
+    scored["pred"], features = predict_rows(run_dir, scored, args.cache)
+    scores = {**score_fold(scored, holdout), **shortcut_probes(scored, features, args.seed)}
     scores["minutes"] = round((time.perf_counter() - start) / 60, 2)
+    if args.score_only and previous.exists():
+        scores["minutes"] = json.loads(previous.read_text(encoding="utf-8")).get("minutes", scores["minutes"])
     scores["rows"] = rows["split"].value_counts().to_dict()
     scores["dropped_copies"] = int(len(df) - len(rows))
     scored[["path", "source", "label", "population", "split", "pred"]].to_csv(folder / "predictions.csv", index=False)
@@ -159,7 +197,8 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
 
 
 def _fmt(item: dict | None) -> str:
-    return "–" if not item or item.get("value") is None else f"{item['value']:.2f}"
+    value = item.get("value") if item else None
+    return "–" if value is None or value != value else f"{value:.2f}"  # None or NaN: not measured
 
 
 def table_row(variant: str, recipe: str, folds: dict[str, dict]) -> str:
@@ -172,6 +211,7 @@ def table_row(variant: str, recipe: str, folds: dict[str, dict]) -> str:
         _fmt(ie and ie.get("ieee_non_covid_called_covid")), _fmt(ie and ie.get("ieee_pneumonia_recall")),
         " / ".join(_fmt(f["pediatric_normal_called_pneumonia"]) for f in per_fold),
         " / ".join(_fmt(f["internal_macro_f1"]) for f in per_fold),
+        " / ".join(_fmt(f.get("probe_source_normal")) for f in per_fold),
         f"{sum(f['minutes'] for f in per_fold):.1f}",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -205,6 +245,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--score-only", action="store_true", help="score each fold's last run again instead of training")
     return p.parse_args(argv)
 
 

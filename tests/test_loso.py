@@ -100,6 +100,7 @@ def test_score_fold_counts(loso):
     assert s["internal_macro_f1"]["n"] == 3
     row = loso.table_row("v", "", {"ieee8023-covid-chestxray": {**s, "minutes": 1.0}})
     assert row.startswith("| v | defaults | – | 0.50 | 0.50 | 0.50 | 0.50 |")
+    assert row.endswith("| – | 1.0 |")  # no feature probe in these scores
 
 
 @pytest.mark.slow
@@ -123,5 +124,13 @@ def test_end_to_end_tiny_run(loso, tmp_path):
         assert set(preds["pred"]) <= {"COVID", "Normal", "Pneumonia"}
     assert json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())[
         "ieee_non_covid_called_covid"]["n"] == 8
+    scores = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
+    assert {"probe_source_all", "probe_source_normal", "probe_pediatric_normal"} <= set(scores)
+    probe = scores["probe_source_all"]["value"]  # NaN here: too few test films per source for a 5-fold probe
+    assert probe != probe or 0.0 <= probe <= 1.0
+    loso.main(args + ["--score-only"])  # scores the same runs again, trains nothing
+    assert len(list((tmp_path / "loso" / "tiny" / loso.IEEE).glob("run-*"))) == 1
+    again = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
+    assert again["minutes"] == scores["minutes"] and again["internal_macro_f1"] == scores["internal_macro_f1"]
     loso.main(args[:-4] + ["--variant", "second", "--holdout", loso.IEEE])  # appends under the same header
     assert results.read_text(encoding="utf-8").count("| variant |") == 1
