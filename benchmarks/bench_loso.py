@@ -176,10 +176,8 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
     rows = fold_rows(df, holdout, seed=args.seed, train_population=args.train_population)
     start = time.perf_counter()
     previous = folder / "scores.json"
-    if args.score_only:  # re-score the fold's last run (e.g. after adding a measure), no training
-        runs = sorted(folder.glob("run-*"))
-        if not runs:
-            raise SystemExit(f"{folder}: no run-* folder to score; run without --score-only first")
+    runs = sorted(r for r in folder.glob("run-*") if (r / "checkpoints" / "best").is_dir())
+    if args.reuse_runs and runs:  # score the fold's last finished run again (e.g. after adding a measure)
         run_dir = runs[-1]
     else:
         run_dir = train_fold(rows, folder, args)
@@ -187,8 +185,11 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
     scored["pred"], features = predict_rows(run_dir, scored, args.cache)
     scores = {**score_fold(scored, holdout), **shortcut_probes(scored, features, args.seed)}
     scores["minutes"] = round((time.perf_counter() - start) / 60, 2)
-    if args.score_only and previous.exists():
-        scores["minutes"] = json.loads(previous.read_text(encoding="utf-8")).get("minutes", scores["minutes"])
+    if args.reuse_runs and runs:  # the time it took to train, not to re-score
+        history = pd.read_csv(run_dir / "history.csv")
+        trained = round(float(history["train_seconds"].sum()) / 60, 2)
+        scores["minutes"] = json.loads(previous.read_text(encoding="utf-8")).get("minutes", trained) \
+            if previous.exists() else trained
     scores["rows"] = rows["split"].value_counts().to_dict()
     scores["dropped_copies"] = int(len(df) - len(rows))
     scored[["path", "source", "label", "population", "split", "pred"]].to_csv(folder / "predictions.csv", index=False)
@@ -245,7 +246,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--score-only", action="store_true", help="score each fold's last run again instead of training")
+    p.add_argument("--reuse-runs", action="store_true",
+                   help="score each fold's last finished run instead of training a new one (folds without one are trained)")
     return p.parse_args(argv)
 
 

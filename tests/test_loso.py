@@ -128,7 +128,7 @@ def test_end_to_end_tiny_run(loso, tmp_path):
     assert {"probe_source_all", "probe_source_normal", "probe_pediatric_normal"} <= set(scores)
     probe = scores["probe_source_all"]["value"]  # NaN here: too few test films per source for a 5-fold probe
     assert probe != probe or 0.0 <= probe <= 1.0
-    loso.main(args + ["--score-only"])  # scores the same runs again, trains nothing
+    loso.main(args + ["--reuse-runs"])  # scores the same runs again, trains nothing
     assert len(list((tmp_path / "loso" / "tiny" / loso.IEEE).glob("run-*"))) == 1
     again = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
     assert again["minutes"] == scores["minutes"] and again["internal_macro_f1"] == scores["internal_macro_f1"]
