@@ -44,10 +44,13 @@ IEEE = "ieee8023-covid-chestxray"
 PNEUMONIA_LABELS = ("Pneumonia", "Pneumonia-Viral", "Pneumonia-Bacterial")
 NON_COVID_LABELS = (*PNEUMONIA_LABELS, "Other", "Normal")
 SCHEME = "3class"
+OPERATING_SENSITIVITY = 0.95  # COVID sensitivity on validation that sets the operating threshold
 COLUMNS = ("variant", "recipe", "COVID sens. unseen covid-cxnet", "COVID sens. unseen ieee8023",
            "ieee8023 non-COVID called COVID", "ieee8023 pneumonia recall",
            "pediatric Normal called Pneumonia (int. test, per fold)", "internal macro-F1 (per fold)",
-           "source from features, Normal films of int. test (per fold)", "minutes")
+           "source from features, Normal films of int. test (per fold)",
+           "at the operating point: COVID sens. unseen cxnet / ieee8023", "at the operating point: ieee8023 non-COVID called COVID",
+           "minutes")
 
 
 def fold_rows(df: pd.DataFrame, holdout: str, *, seed: int = 0, train_population: str = "all") -> pd.DataFrame:
@@ -109,9 +112,10 @@ def score_fold(rows: pd.DataFrame, holdout: str) -> dict:
     return scores
 
 
-def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> tuple[pd.Series, np.ndarray | None]:
-    """Predicted class name per row from the run's best checkpoint ('' for unreadable films), and
-    the penultimate features per row (NaN rows for unreadable films; None if the model has none)."""
+def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> tuple[pd.Series, np.ndarray | None, np.ndarray]:
+    """Predicted class name per row from the run's best checkpoint ('' for unreadable films), the
+    penultimate features (None if the model has none) and the class probabilities (NaN rows for
+    unreadable films)."""
     from cxrlab.evaluate.inference import load_images, run_model
     from cxrlab.train.checkpoint import load_checkpoint
 
@@ -126,7 +130,27 @@ def predict_rows(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> tuple[pd
     if out.features is not None:
         features = np.full((len(rows), out.features.shape[1]), np.nan)
         features[ok] = out.features
-    return pd.Series(pred, index=rows.index), features
+    probs = np.full((len(rows), len(meta.classes)), np.nan)
+    logits = out.logits - out.logits.max(axis=1, keepdims=True)
+    probs[ok] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return pd.Series(pred, index=rows.index), features, probs
+
+
+def operating_point_predictions(rows: pd.DataFrame, probs: np.ndarray, target: float = OPERATING_SENSITIVITY) -> tuple[list, float]:
+    """Decisions as ``cxrlab predict`` makes them once ``cxrlab evaluate`` has set the operating point:
+    COVID when its probability reaches the threshold that gives ``target`` sensitivity on the
+    fold's validation split, else the more probable other class."""
+    from cxrlab.evaluate.thresholds import threshold_for_sensitivity
+    from cxrlab.labels import load_scheme
+    from cxrlab.predict.decision import decide
+
+    classes = load_scheme(SCHEME).classes
+    readable = ~np.isnan(probs).any(axis=1)
+    val = (rows["split"] == "val").to_numpy() & readable
+    covid = classes.index("COVID")
+    threshold = threshold_for_sensitivity(probs[val, covid], (rows["label"] == "COVID").to_numpy()[val], target)
+    pred = [decide(p, classes, {"COVID": threshold}).label if ok else "" for p, ok in zip(probs, readable)]
+    return pred, threshold
 
 
 def shortcut_probes(rows: pd.DataFrame, features: np.ndarray | None, seed: int = 0) -> dict:
@@ -181,9 +205,12 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
         run_dir = runs[-1]
     else:
         run_dir = train_fold(rows, folder, args)
-    scored = rows[rows["split"].isin(["test", "external"])].reset_index(drop=True)
-    scored["pred"], features = predict_rows(run_dir, scored, args.cache)
+    scored = rows[rows["split"].isin(["val", "test", "external"])].reset_index(drop=True)
+    scored["pred"], features, probs = predict_rows(run_dir, scored, args.cache)
     scores = {**score_fold(scored, holdout), **shortcut_probes(scored, features, args.seed)}
+    scored["pred_operating"], threshold = operating_point_predictions(scored, probs)
+    scores["operating_point"] = {"covid_threshold": threshold, "val_sensitivity_target": OPERATING_SENSITIVITY,
+                                 **score_fold(scored.assign(pred=scored["pred_operating"]), holdout)}
     scores["minutes"] = round((time.perf_counter() - start) / 60, 2)
     if args.reuse_runs and runs:  # the time it took to train, not to re-score
         history = pd.read_csv(run_dir / "history.csv")
@@ -192,7 +219,7 @@ def run_fold(df: pd.DataFrame, holdout: str, args: argparse.Namespace) -> dict:
             if previous.exists() else trained
     scores["rows"] = rows["split"].value_counts().to_dict()
     scores["dropped_copies"] = int(len(df) - len(rows))
-    scored[["path", "source", "label", "population", "split", "pred"]].to_csv(folder / "predictions.csv", index=False)
+    scored[["path", "source", "label", "population", "split", "pred", "pred_operating"]].to_csv(folder / "predictions.csv", index=False)
     (folder / "scores.json").write_text(json.dumps(scores, indent=2), encoding="utf-8")
     return scores
 
@@ -213,6 +240,8 @@ def table_row(variant: str, recipe: str, folds: dict[str, dict]) -> str:
         " / ".join(_fmt(f["pediatric_normal_called_pneumonia"]) for f in per_fold),
         " / ".join(_fmt(f["internal_macro_f1"]) for f in per_fold),
         " / ".join(_fmt(f.get("probe_source_normal")) for f in per_fold),
+        " / ".join(_fmt(f and f.get("operating_point", {}).get("covid_sensitivity_unseen")) for f in (cx, ie)),
+        _fmt(ie and ie.get("operating_point", {}).get("ieee_non_covid_called_covid")),
         f"{sum(f['minutes'] for f in per_fold):.1f}",
     ]
     return "| " + " | ".join(cells) + " |"

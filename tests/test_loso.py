@@ -100,7 +100,7 @@ def test_score_fold_counts(loso):
     assert s["internal_macro_f1"]["n"] == 3
     row = loso.table_row("v", "", {"ieee8023-covid-chestxray": {**s, "minutes": 1.0}})
     assert row.startswith("| v | defaults | – | 0.50 | 0.50 | 0.50 | 0.50 |")
-    assert row.endswith("| – | 1.0 |")  # no feature probe in these scores
+    assert row.endswith("| – | – / – | – | 1.0 |")  # no feature probe or operating point in these scores
 
 
 @pytest.mark.slow
@@ -128,9 +128,23 @@ def test_end_to_end_tiny_run(loso, tmp_path):
     assert {"probe_source_all", "probe_source_normal", "probe_pediatric_normal"} <= set(scores)
     probe = scores["probe_source_all"]["value"]  # NaN here: too few test films per source for a 5-fold probe
     assert probe != probe or 0.0 <= probe <= 1.0
+    op = scores["operating_point"]
+    assert 0.0 <= op["covid_threshold"] <= 1.0 and op["covid_sensitivity_unseen"]["n"] == 6
+    preds = pd.read_csv(tmp_path / "loso" / "tiny" / loso.IEEE / "predictions.csv")
+    assert set(preds["split"]) == {"val", "test", "external"} and preds["pred_operating"].notna().all()
     loso.main(args + ["--reuse-runs"])  # scores the same runs again, trains nothing
     assert len(list((tmp_path / "loso" / "tiny" / loso.IEEE).glob("run-*"))) == 1
     again = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
     assert again["minutes"] == scores["minutes"] and again["internal_macro_f1"] == scores["internal_macro_f1"]
     loso.main(args[:-4] + ["--variant", "second", "--holdout", loso.IEEE])  # appends under the same header
     assert results.read_text(encoding="utf-8").count("| variant |") == 1
+
+
+def test_operating_point_threshold_comes_from_validation_only(loso):
+    rows = pd.DataFrame({"split": ["val"] * 4 + ["test"] * 3,
+                         "label": ["COVID", "COVID", "Normal", "Pneumonia", "COVID", "Normal", "Normal"]})
+    probs = np.array([[0.9, 0.05, 0.05], [0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.2, 0.1, 0.7],
+                      [0.35, 0.6, 0.05], [0.25, 0.7, 0.05], [np.nan] * 3])
+    pred, threshold = loso.operating_point_predictions(rows, probs, target=0.95)
+    assert threshold == 0.3  # both validation COVID films must be caught: the lower one sets it
+    assert pred == ["COVID", "COVID", "Normal", "Pneumonia", "COVID", "Normal", ""]
