@@ -81,3 +81,27 @@ def test_dataset_reads_the_real_cache(tmp_path, images):
     np.testing.assert_array_equal(ds[0][0].numpy(), expected)
     with pytest.raises(ValueError, match="differ in length"):
         CachedImageDataset(store.images, [0, 1], [0], [0.5], [0.25])
+
+
+def test_web_copy_degradation_blurs_fine_detail_and_keeps_the_picture():
+    from cxrlab.data.transforms import RandomDegrade
+
+    rng = np.random.default_rng(0)
+    img = np.full((1, 64, 64), 60, np.uint8)
+    img[0, :, :32] = 200
+    img[0, 8:56:2, 40:60] = 255  # fine stripes: lost when the film is shrunk to 35-80 % and JPEG-compressed
+    img = np.clip(img.astype(int) + rng.integers(-3, 4, img.shape), 0, 255).astype(np.uint8)
+    x = torch.from_numpy(img)
+    for seed in range(10):
+        torch.manual_seed(seed)
+        out = RandomDegrade()(x.clone())
+        assert out.dtype == torch.uint8 and out.shape == x.shape
+        stripes = out[0, 8:56, 40:60].float()
+        assert (stripes[::2] - stripes[1::2]).abs().mean() < 0.8 * 195  # stripe contrast drops
+        assert abs(out[0, :, :28].float().mean() - 200) < 10 and abs(out[0, :, 4:28].float().mean() - x[0, :, 4:28].float().mean()) < 10
+    aug = build_augment(AugmentConfig(degrade_p=1.0, rotation=0, translate=0, scale=0, brightness=0, contrast=0,
+                                      gamma=0, noise=0, blur_p=0), 64)
+    torch.manual_seed(1)
+    assert not torch.equal(aug(x.clone()), x)
+    with pytest.raises(ConfigError, match="degrade_p"):
+        AugmentConfig(degrade_p=2)

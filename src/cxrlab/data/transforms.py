@@ -2,18 +2,22 @@
 normalisation, which mirrors :func:`cxrlab.data.preprocess.to_model_input` exactly.
 
 Augmentation works on the cached ``uint8 (1, H, W)`` tensor: small rotation / translation /
-scale, brightness / contrast / gamma, mild Gaussian noise and blur. No vertical flip (films are
+scale, brightness / contrast / gamma, mild Gaussian noise and blur, optionally a "web copy"
+degradation (shrink, enlarge, JPEG). No vertical flip (films are
 never upside down) and horizontal flip off by default (the heart is on the left: laterality is
 anatomy, and a flipped film is not a plausible film).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
@@ -34,12 +38,13 @@ class AugmentConfig:
     noise: float = 0.02  # std of Gaussian noise on the 0-1 scale (0 = off)
     blur_p: float = 0.1  # probability of a mild Gaussian blur
     hflip_p: float = 0.0  # off by default: laterality (heart on the left) is anatomy, not noise
+    degrade_p: float = 0.0  # probability of a "web copy": downscaled, upscaled and JPEG-compressed again
 
     def __post_init__(self) -> None:
         for name in ("rotation", "translate", "scale", "brightness", "contrast", "gamma", "noise"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"augment.{name} must be >= 0")
-        for name in ("blur_p", "hflip_p"):
+        for name in ("blur_p", "hflip_p", "degrade_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"augment.{name} must be a probability in [0, 1]")
 
@@ -59,6 +64,29 @@ class RandomGamma(v2.Transform):
         return F.adjust_gamma(inpt, params["gamma"])
 
 
+class RandomDegrade(v2.Transform):
+    """What a film goes through on its way into a paper or a web collection: shrunk to 35-80 % of
+    its size, enlarged back (bilinear) and JPEG-compressed at quality 30-85 - on ``uint8`` tensors.
+    Public COVID sources are such copies and the normal films mostly are not; making every class
+    look like both teaches the model that this look is not a finding."""
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {"factor": float(torch.empty(1).uniform_(0.35, 0.8)), "quality": int(torch.randint(30, 86, (1,)))}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        h, w = inpt.shape[-2:]
+        small = F.resize(inpt, [max(8, round(h * params["factor"])), max(8, round(w * params["factor"]))], antialias=True)
+        return _jpeg(F.resize(small, [h, w], antialias=False), params["quality"])
+
+
+def _jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """JPEG round trip of a ``uint8 (1, H, W)`` tensor with Pillow (torchvision's encoder is deprecated)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image[0].numpy()).save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    return torch.from_numpy(np.asarray(Image.open(buffer), dtype=np.uint8).copy())[None]
+
+
 def build_augment(cfg: AugmentConfig, size: int) -> v2.Transform | None:
     """The training augmentation for ``uint8 (1, size, size)`` tensors, or None when disabled.
 
@@ -68,6 +96,8 @@ def build_augment(cfg: AugmentConfig, size: int) -> v2.Transform | None:
     if not cfg.enabled:
         return None
     steps: list[v2.Transform] = []
+    if cfg.degrade_p > 0:
+        steps.append(v2.RandomApply([RandomDegrade()], p=cfg.degrade_p))
     if cfg.hflip_p > 0:
         steps.append(v2.RandomHorizontalFlip(cfg.hflip_p))
     if cfg.rotation or cfg.translate or cfg.scale:
