@@ -15,12 +15,13 @@ SECTIONS = [  # (file, title)
     ("audit.md", "Leakage audit detail (issue 2)"),
     ("train.md", "Training throughput and accuracy (issue 3)"),
     ("train_full.md", "Training accuracy, longer run (issue 3)"),
+    ("train_imbalance.md", "Class-imbalance handling: choosing the default (issue 3)"),
     ("evaluate_best.md", "The default recipe: internal test vs a held-out source (issues 3-4)"),
     ("evaluate.md", "Evaluation on real data, first runs (issue 4)"),
     ("deploy.md", "Deployment: ONNX Runtime, predict, serve (issue 5)"),
     ("demo.md", "Demo timing (issue 6)"),
     ("segment.md", "Lung segmentation (issue 7 groundwork)"),
-    ("loso.md", "Leave-one-source-out, reduced runs (issue 7 groundwork)"),
+    ("loso.md", "Leave-one-source-out: does the recipe learn disease or source? (issue 7)"),
 ]
 
 
