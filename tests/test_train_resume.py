@@ -1,4 +1,5 @@
-"""kill -9 a training process after its first checkpoint; --resume must end on the same weights."""
+"""kill -9 a training process after its first checkpoint; --resume must end on the same weights
+(also with group DRO, whose group weights are training state too)."""
 
 import json
 import os
@@ -14,19 +15,20 @@ from safetensors.torch import load_file
 pytestmark = pytest.mark.slow
 
 
-def _train_cmd(root, name):
+def _train_cmd(root, name, extra):
     cmd = [sys.executable, "-m", "cxrlab", "train"]
-    for override in tiny_overrides(root, name=name, epochs=5) + ["patience=0"]:
+    for override in tiny_overrides(root, name=name, epochs=5) + ["patience=0"] + extra:
         cmd += ["--set", override]
     return cmd
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["loss.imbalance=group-dro", "loss.dro_eta=0.5"]], ids=["sampler", "group-dro"])
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path, extra):
     make_manifest(tmp_path, per_class=12, size=32)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run(_train_cmd(tmp_path, "full"), env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(_train_cmd(tmp_path, "full", extra), env=env, check=True, capture_output=True, timeout=300)
 
-    proc = subprocess.Popen(_train_cmd(tmp_path, "crash"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_train_cmd(tmp_path, "crash", extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = tmp_path / "runs" / "crash" / "checkpoints" / "last"
     deadline = time.monotonic() + 240
     while not (last / "checkpoint.json").exists():

@@ -13,7 +13,7 @@ from cxrlab.config import PreprocessConfig, load_config
 from cxrlab.data.transforms import AugmentConfig
 from cxrlab.errors import ConfigError
 
-IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "source-balanced", "focal")
+IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "source-balanced", "group-dro", "focal")
 MONITOR_CHOICES = ("val_macro_f1", "val_auc", "val_loss", "val_accuracy")
 AMP_CHOICES = ("auto", "off", "bf16", "fp16")
 
@@ -60,10 +60,14 @@ class LossConfig:
     imbalance: str = "sampler"  # measured best of the four on val macro-F1: benchmarks/results/train_imbalance.md
     focal_gamma: float = 2.0
     label_smoothing: float = 0.0
+    dro_eta: float = 0.01  # group-dro: step size of the group weights per batch (Sagawa et al. 2020)
+    dro_adjustment: float = 0.0  # group-dro: generalisation adjustment C (adds C / sqrt(group size))
 
     def __post_init__(self) -> None:
         if self.imbalance not in IMBALANCE_CHOICES:
             raise ConfigError(f"loss.imbalance must be one of {', '.join(IMBALANCE_CHOICES)}, got {self.imbalance!r}")
+        if self.dro_eta < 0 or self.dro_adjustment < 0:
+            raise ConfigError("loss.dro_eta and loss.dro_adjustment must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     run = setup_run(cfg, ctx, run_dir, log, resumed=resumed)
     state = Progress()
     if resumed and has_checkpoint(run_dir):
-        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler)
+        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler, run.criterion)
         log(f"resumed after epoch {state.epoch}")
     elif resumed:
         log("resumed before the first checkpoint: starting from epoch 1")
@@ -127,6 +127,8 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         _save(run, state, row, improved)
         bar.epoch_summary(row, cfg.monitor, improved)
         run.log(_row_text(row))
+        if hasattr(run.criterion, "weights_text"):
+            run.log(run.criterion.weights_text())
         if state.stopped:
             bar.message(f"stopping: {state.stopped}")
             break
@@ -185,7 +187,7 @@ def _save(run: Run, state: Progress, row: dict, improved: bool) -> None:
     ckpt = run.run_dir / "checkpoints"
     if improved:
         save_checkpoint(ckpt / "best", run.model, meta)
-    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world)
+    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world, run.criterion)
     save_checkpoint(ckpt / "last", run.model, meta, train_state)
     write_history(run.run_dir, state.history)
     plot_curves(run.run_dir, state.history, run.cfg.monitor)

@@ -57,11 +57,12 @@ def train_one_epoch(
     total_loss = correct = seen = 0.0
     start = time.perf_counter()
     interrupted = False
-    for x, y in loader:
+    for x, y, *groups in loader:  # a third element: group indices (group DRO)
         x, y = step.to_device(x, y)
+        groups = [g.to(step.device, non_blocking=True) for g in groups]
         with step.autocast():
             logits = model(x)
-            loss = criterion(logits.float(), y)
+            loss = criterion(logits.float(), y, *groups)
         optimizer.zero_grad(set_to_none=True)
         _backward_step(loss, model, optimizer, step, scaler)
         scheduler.step()
@@ -106,7 +107,7 @@ def predict_probs(model: nn.Module, loader: Iterable, step: StepContext, ctx: Di
     probs, targets, order = [], [], []
     loss_sum = 0.0
     sampler_indices = list(getattr(loader, "sampler", []))
-    for x, y in loader:
+    for x, y, *_ in loader:
         x, y = step.to_device(x, y)
         with step.autocast():
             logits = model(x).float()

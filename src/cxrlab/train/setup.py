@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -80,10 +81,12 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     mean, std = (float(info.mean),), (float(info.std),)
     device = torch.device(ctx.device)
     model = _build_model(cfg, len(scheme.classes), device, resumed)
-    train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size, cfg.seed)
+    groups, group_names = _train_groups(cfg, data)
+    train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size,
+                                     cfg.seed, groups)
     sources = data.split(TRAIN)["source"].to_numpy() if cfg.loss.imbalance == "source-balanced" else None
     train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device, sources)
-    criterion = _criterion(cfg, data, device)
+    criterion = _criterion(cfg, data, device, groups, group_names)
     from cxrlab.train.optim import build_optimizer, build_scheduler
 
     optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult)
@@ -123,7 +126,7 @@ def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
              sources=None) -> tuple[DataLoader, DataLoader]:
     from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
 
-    balanced = cfg.loss.imbalance in ("sampler", "source-balanced")
+    balanced = cfg.loss.imbalance in ("sampler", "source-balanced", "group-dro")
     sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world, sources=sources)
     common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
@@ -133,9 +136,25 @@ def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
     return train_loader, val_loader
 
 
-def _criterion(cfg: TrainConfig, data: TrainData, device: torch.device) -> nn.Module:
+def _train_groups(cfg: TrainConfig, data: TrainData) -> tuple[np.ndarray | None, list[str]]:
+    """Group DRO's (class, source) group per training row; ``(None, [])`` for the other losses."""
+    if cfg.loss.imbalance != "group-dro":
+        return None, []
+    from cxrlab.train.group_dro import group_ids
+
+    train = data.split(TRAIN)
+    return group_ids(train["target"].to_numpy(), train["source"].to_numpy(), list(data.scheme.classes))
+
+
+def _criterion(cfg: TrainConfig, data: TrainData, device: torch.device, groups: np.ndarray | None = None,
+               group_names: list[str] | None = None) -> nn.Module:
     from cxrlab.train.losses import build_criterion
 
+    if groups is not None:
+        from cxrlab.train.group_dro import GroupDROLoss
+
+        return GroupDROLoss(np.bincount(groups), cfg.loss.dro_eta, cfg.loss.dro_adjustment,
+                            cfg.loss.label_smoothing, group_names).to(device)
     targets = data.split(TRAIN)["target"].to_numpy()
     return build_criterion(cfg.loss.imbalance, targets, len(data.scheme.classes), cfg.loss.focal_gamma,
                            cfg.loss.label_smoothing).to(device)

@@ -44,8 +44,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int) -> dict:
+def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int,
+                     criterion: nn.Module | None = None) -> dict:
     return {
+        "criterion": criterion.state_dict() if criterion is not None else {},  # group DRO's weights
         "epoch": progress.epoch,
         "history": progress.history,
         "best": progress.best,
@@ -68,8 +70,9 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return True
 
 
-def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> Progress:
-    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler."""
+def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler,
+            criterion: nn.Module | None = None) -> Progress:
+    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler/criterion."""
     from safetensors.torch import load_file
 
     folder = resolve_checkpoint_dir(Path(run_dir) / "checkpoints" / "last", "last")
@@ -81,6 +84,8 @@ def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler)
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
+    if criterion is not None and state.get("criterion"):
+        criterion.load_state_dict(state["criterion"])
     torch.set_rng_state(state["torch_rng"])
     stopped = str(state.get("stopped", ""))
     return Progress(epoch=int(state["epoch"]), history=list(state["history"]), best=state["best"],

@@ -1,0 +1,82 @@
+"""Group DRO: the exponentiated-gradient step on hand-computed numbers, and a real training run."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from helpers_train import make_manifest, tiny_overrides
+
+from cxrlab.data.manifest import read_manifest, write_manifest
+from cxrlab.train.checkpoint import load_train_state
+from cxrlab.train.config import load_train_config
+from cxrlab.train.fit import fit
+from cxrlab.train.group_dro import GroupDROLoss, group_ids
+from cxrlab.train.losses import build_criterion
+
+
+def test_group_ids_are_class_by_source_cells():
+    ids, names = group_ids(np.array([1, 0, 0, 1, 0]), np.array(["b", "a", "b", "b", "a"]), ["COVID", "Normal"])
+    assert names == ["COVID / a", "COVID / b", "Normal / b"]
+    assert ids.tolist() == [2, 0, 1, 2, 0]
+
+
+def test_one_step_matches_the_hand_computed_update():
+    # two groups; logits chosen so the per-sample cross-entropies are exactly ln 2 and ln(1 + e^2)
+    loss_fn = GroupDROLoss(np.array([10, 40]), eta=0.5, adjustment=1.0)
+    logits = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+    target = torch.tensor([0, 1, 0])
+    group = torch.tensor([0, 0, 1])
+    loss = loss_fn(logits, target, group)
+    l0, l1 = math.log(2), math.log(1 + math.e ** 2)  # group 0: mean of two ln 2; group 1: one sample
+    a0, a1 = 0.5 * math.exp(0.5 * (l0 + 1 / math.sqrt(10))), 0.5 * math.exp(0.5 * (l1 + 1 / math.sqrt(40)))
+    q0, q1 = a0 / (a0 + a1), a1 / (a0 + a1)
+    assert loss_fn.q.tolist() == pytest.approx([q0, q1], rel=1e-5)
+    assert float(loss) == pytest.approx(q0 * l0 + q1 * l1, rel=1e-5)
+    assert q1 > 0.5  # the worse group gains weight
+    assert "group-dro weights: 1" in loss_fn.weights_text()
+
+
+def test_absent_groups_keep_their_relative_weight_and_validation_is_plain_mean():
+    loss_fn = GroupDROLoss(np.array([5, 5, 5]), eta=1.0)
+    logits = torch.tensor([[0.0, 3.0], [3.0, 0.0]])
+    loss_fn(logits, torch.tensor([0, 0]), torch.tensor([0, 0]))  # only group 0 present
+    q = loss_fn.q.tolist()
+    assert q[0] > q[1] and q[1] == pytest.approx(q[2])
+    before = loss_fn.q.clone()
+    plain = loss_fn(logits, torch.tensor([0, 0]))
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 0]))
+    assert float(plain) == pytest.approx(float(expected)) and torch.equal(loss_fn.q, before)
+
+
+def test_gradient_is_the_group_weighted_gradient():
+    loss_fn = GroupDROLoss(np.array([1, 1]), eta=0.0)  # eta 0: q stays uniform
+    logits = torch.tensor([[0.3, -0.2], [1.0, 0.5], [0.1, 0.9]], requires_grad=True)
+    target, group = torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1])
+    loss_fn(logits, target, group).backward()
+    ref = logits.detach().clone().requires_grad_(True)
+    ce = torch.nn.functional.cross_entropy(ref, target, reduction="none")
+    (0.5 * ce[:2].mean() + 0.5 * ce[2]).backward()
+    assert torch.allclose(logits.grad, ref.grad)
+
+
+def test_bad_group_counts_and_build_criterion_refuse():
+    with pytest.raises(ValueError, match="positive counts"):
+        GroupDROLoss(np.array([3, 0]))
+    with pytest.raises(ValueError, match="group indices"):
+        build_criterion("group-dro", np.array([0, 1]), 2)
+
+
+@pytest.mark.slow
+def test_training_with_group_dro_logs_and_saves_the_group_weights(tmp_path):
+    torch.set_num_threads(1)
+    manifest = make_manifest(tmp_path, per_class=10, size=32)
+    df = read_manifest(manifest)
+    df.loc[df.index % 3 == 0, "source"] = "other-hospital"  # two sources -> six (class, source) groups
+    write_manifest(df, manifest)
+    cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=2) + ["loss.imbalance=group-dro", "loss.dro_eta=0.1"])
+    run = fit(cfg)
+    log = (run / "log.txt").read_text()
+    assert log.count("group-dro weights:") == 2 and "COVID / other-hospital" in log
+    q = load_train_state(run / "checkpoints/last")["criterion"]["q"]
+    assert q.shape == (6,) and float(q.sum()) == pytest.approx(1.0) and not torch.allclose(q, torch.full((6,), 1 / 6))
