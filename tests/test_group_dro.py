@@ -80,3 +80,43 @@ def test_training_with_group_dro_logs_and_saves_the_group_weights(tmp_path):
     assert log.count("group-dro weights:") == 2 and "COVID / other-hospital" in log
     q = load_train_state(run / "checkpoints/last")["criterion"]["q"]
     assert q.shape == (6,) and float(q.sum()) == pytest.approx(1.0) and not torch.allclose(q, torch.full((6,), 1 / 6))
+
+
+def _ddp_worker(rank, world, init_file, out_dir):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        x, target, group = _ddp_batch()
+        layer = _layer()
+        half = slice(rank * 3, rank * 3 + 3)
+        loss_fn = GroupDROLoss(np.array([4, 2, 6]), eta=0.3)
+        loss_fn(layer(x[half]), target[half], group[half]).backward()
+        grad = layer.weight.grad.clone()
+        dist.all_reduce(grad)  # what DDP does to parameter gradients: their mean over ranks
+        torch.save({"q": loss_fn.q, "grad": grad / world}, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def _ddp_batch():
+    gen = torch.Generator().manual_seed(3)
+    return torch.randn(6, 4, generator=gen), torch.tensor([0, 1, 2, 2, 1, 0]), torch.tensor([0, 1, 2, 2, 0, 0])
+
+
+def _layer():
+    torch.manual_seed(5)
+    return torch.nn.Linear(4, 3)
+
+
+def test_two_processes_keep_one_q_and_the_full_batch_gradient(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    x, target, group = _ddp_batch()
+    layer, single = _layer(), GroupDROLoss(np.array([4, 2, 6]), eta=0.3)
+    single(layer(x), target, group).backward()
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert torch.allclose(got["q"], single.q)
+        assert torch.allclose(got["grad"], layer.weight.grad, atol=1e-6)

@@ -20,13 +20,17 @@ from cxrlab.errors import ConfigError
 T = TypeVar("T")
 
 
+EQUALIZE_CHOICES = ("none", "hist", "clahe", "window")
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """How a decoded 8-bit gray film becomes a square model input (before normalisation).
 
     ``resize``: ``stretch`` (ignore aspect), ``letterbox`` (pad to square with black) or
     ``center-crop`` (crop the long side). ``equalize``: ``none``, ``hist`` (global histogram
-    equalisation) or ``clahe`` (contrast-limited adaptive equalisation). ``crop``: ``none`` or
+    equalisation), ``clahe`` (contrast-limited adaptive equalisation) or ``window`` (percentile
+    windowing: the darkest and brightest 1 % of pixels clipped, the rest stretched to 0-255). ``crop``: ``none`` or
     ``lungs`` (crop each film to its lung box plus ``crop_margin`` before resizing; the boxes are the
     ``lung_*`` manifest columns written by ``cxrlab segment predict``).
     """
@@ -42,8 +46,8 @@ class PreprocessConfig:
             raise ConfigError(f"preprocess.size must be between 16 and 2048, got {self.size}")
         if self.resize not in ("stretch", "letterbox", "center-crop"):
             raise ConfigError(f"preprocess.resize must be stretch, letterbox or center-crop, got {self.resize!r}")
-        if self.equalize not in ("none", "hist", "clahe"):
-            raise ConfigError(f"preprocess.equalize must be none, hist or clahe, got {self.equalize!r}")
+        if self.equalize not in EQUALIZE_CHOICES:
+            raise ConfigError(f"preprocess.equalize must be one of {', '.join(EQUALIZE_CHOICES)}, got {self.equalize!r}")
         if self.crop not in ("none", "lungs"):
             raise ConfigError(f"preprocess.crop must be none or lungs, got {self.crop!r}")
         if not 0.0 <= self.crop_margin <= 1.0:

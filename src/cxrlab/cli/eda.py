@@ -39,7 +39,7 @@ def cache_command(
     manifest: Path = typer.Option(DEFAULT_MANIFEST, "--manifest", "-m", help="Manifest CSV (from cxrlab index)."),
     size: int = typer.Option(224, "--size", help="Side of the square cached images (pixels)."),
     resize: str = typer.Option("stretch", "--resize", help="stretch, letterbox or center-crop."),
-    equalize: str = typer.Option("none", "--equalize", help="none, hist or clahe."),
+    equalize: str = typer.Option("none", "--equalize", help="none, hist, clahe or window."),
     cache_dir: Path = typer.Option(DEFAULT_WORKDIR / "cache", "--cache-dir", help="Cache root folder."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Decoding processes."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),

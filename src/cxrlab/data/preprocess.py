@@ -14,6 +14,10 @@ from cxrlab.errors import ConfigError
 BoxFraction = tuple[float, float, float, float]
 
 
+#: ``equalize=window`` clips this percentage of pixels at each end of the histogram.
+WINDOW_CUTOFF_PERCENT = 1
+
+
 def preprocess(gray: np.ndarray, cfg: PreprocessConfig, box: BoxFraction | None = None) -> np.ndarray:
     """Crop to ``box`` (fractions of width/height, grown by ``cfg.crop_margin``) when one is given,
     then resize (per ``cfg.resize``) and equalise (per ``cfg.equalize``) a 2-D uint8 array."""
@@ -34,6 +38,8 @@ def preprocess(gray: np.ndarray, cfg: PreprocessConfig, box: BoxFraction | None 
         out = np.asarray(ImageOps.equalize(Image.fromarray(out)), dtype=np.uint8)
     elif cfg.equalize == "clahe":
         out = clahe(out)
+    elif cfg.equalize == "window":
+        out = np.asarray(ImageOps.autocontrast(Image.fromarray(out), cutoff=WINDOW_CUTOFF_PERCENT), dtype=np.uint8)
     return out
 
 
