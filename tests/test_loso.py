@@ -148,3 +148,29 @@ def test_operating_point_threshold_comes_from_validation_only(loso):
     pred, threshold = loso.operating_point_predictions(rows, probs, target=0.95)
     assert threshold == 0.3  # both validation COVID films must be caught: the lower one sets it
     assert pred == ["COVID", "COVID", "Normal", "Pneumonia", "COVID", "Normal", ""]
+
+
+def _scores(folder: Path, fold: str, sens: float, op_sens: float, f1: float) -> None:
+    (folder / fold).mkdir(parents=True)
+    scores = {"covid_sensitivity_unseen": {"value": sens, "n": 10}, "internal_macro_f1": {"value": f1, "n": 50},
+              "operating_point": {"covid_sensitivity_unseen": {"value": op_sens, "n": 10}}}
+    (folder / fold / "scores.json").write_text(json.dumps(scores))
+
+
+def test_seed_summary_means_ranges_and_paired_differences(tmp_path):
+    spec = importlib.util.spec_from_file_location("loso_seeds", ROOT / "benchmarks" / "loso_seeds.py")
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+    runs = tmp_path / "runs"
+    for name, sens in (("base", 0.70), ("base-seed1", 0.80), ("new", 0.75), ("new-seed1", 0.95), ("new-seed2", 0.90)):
+        _scores(runs / name, "covid-cxnet", sens, sens + 0.1, 0.9)
+    (runs / "newer").mkdir()  # another variant whose name starts like one: not a seed of "new"
+    assert sorted(seeds.seed_runs(runs, "new")) == [0, 1, 2]
+    table = seeds.main(["--runs", str(runs), "--reference", "base", "base", "new"])
+    lines = table.splitlines()
+    assert lines[2].startswith("| base | 0, 1 | 0.75 (0.70–0.80) | – |")
+    assert lines[3].startswith("| new | 0, 1, 2 | 0.87 (0.75–0.95) | – | 0.97 (0.85–1.05) |")
+    # paired on seeds 0 and 1 only: +0.05 and +0.15
+    assert "| new | +0.10 (+0.05, +0.15) | – | +0.10 (+0.05, +0.15) |" in table
+    with pytest.raises(SystemExit, match="no runs of missing"):
+        seeds.main(["--runs", str(runs), "missing"])
