@@ -1,5 +1,5 @@
 """kill -9 a training process after its first checkpoint; --resume must end on the same weights
-(also with group DRO, whose group weights are training state too)."""
+(also with group DRO and the source adversary, whose group weights and head are training state too)."""
 
 import json
 import os
@@ -12,6 +12,8 @@ import pytest
 from helpers_train import make_manifest, tiny_overrides
 from safetensors.torch import load_file
 
+from cxrlab.data.manifest import read_manifest, write_manifest
+
 pytestmark = pytest.mark.slow
 
 
@@ -22,9 +24,13 @@ def _train_cmd(root, name, extra):
     return cmd
 
 
-@pytest.mark.parametrize("extra", [[], ["loss.imbalance=group-dro", "loss.dro_eta=0.5"]], ids=["sampler", "group-dro"])
+@pytest.mark.parametrize("extra", [[], ["loss.imbalance=group-dro", "loss.dro_eta=0.5", "loss.source_adversary=0.5"]],
+                         ids=["sampler", "group-dro+adversary"])
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path, extra):
-    make_manifest(tmp_path, per_class=12, size=32)
+    manifest = make_manifest(tmp_path, per_class=12, size=32)
+    df = read_manifest(manifest)
+    df.loc[df.index % 3 == 0, "source"] = "other-hospital"  # two sources: six (class, source) groups
+    write_manifest(df, manifest)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(_train_cmd(tmp_path, "full", extra), env=env, check=True, capture_output=True, timeout=300)
 

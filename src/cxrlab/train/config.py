@@ -62,12 +62,13 @@ class LossConfig:
     label_smoothing: float = 0.0
     dro_eta: float = 0.01  # group-dro: step size of the group weights per batch (Sagawa et al. 2020)
     dro_adjustment: float = 0.0  # group-dro: generalisation adjustment C (adds C / sqrt(group size))
+    source_adversary: float = 0.0  # weight of the class-conditional source adversary (DANN); 0 = off
 
     def __post_init__(self) -> None:
         if self.imbalance not in IMBALANCE_CHOICES:
             raise ConfigError(f"loss.imbalance must be one of {', '.join(IMBALANCE_CHOICES)}, got {self.imbalance!r}")
-        if self.dro_eta < 0 or self.dro_adjustment < 0:
-            raise ConfigError("loss.dro_eta and loss.dro_adjustment must be >= 0")
+        if self.dro_eta < 0 or self.dro_adjustment < 0 or self.source_adversary < 0:
+            raise ConfigError("loss.dro_eta, loss.dro_adjustment and loss.source_adversary must be >= 0")
 
 
 @dataclass(frozen=True)

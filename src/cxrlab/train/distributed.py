@@ -75,3 +75,14 @@ def all_gather(ctx: DistContext, obj: Any) -> list[Any]:
 def any_rank(ctx: DistContext, flag: bool) -> bool:
     """True on every rank when it is true on at least one."""
     return all_sum(ctx, [1.0 if flag else 0.0])[0] > 0
+
+
+def average_gradients(ctx: DistContext, params) -> None:
+    """Mean of the parameters' gradients over ranks, for weights DDP does not wrap (a loss with
+    parameters of its own); nothing to do for one process."""
+    if not ctx.enabled:
+        return
+    for param in params:
+        if param.grad is not None:
+            dist.all_reduce(param.grad)
+            param.grad /= ctx.world

@@ -127,8 +127,8 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         _save(run, state, row, improved)
         bar.epoch_summary(row, cfg.monitor, improved)
         run.log(_row_text(row))
-        if hasattr(run.criterion, "weights_text"):
-            run.log(run.criterion.weights_text())
+        if hasattr(run.criterion, "epoch_note"):  # group DRO weights, source adversary accuracy
+            run.log(run.criterion.epoch_note())
         if state.stopped:
             bar.message(f"stopping: {state.stopped}")
             break

@@ -15,43 +15,53 @@ same ``q`` and the gradient DDP averages is the gradient of the global group-wei
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 
-def group_ids(targets: np.ndarray, sources: np.ndarray, classes: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Group index per sample (one per (class, source) cell present) and the group names
-    (``"COVID / covid-cxnet"``), sorted by class index then source."""
-    cells = pd.DataFrame({"target": np.asarray(targets, dtype=np.int64), "source": np.asarray(sources).astype(str)})
-    unique = cells.drop_duplicates().sort_values(["target", "source"]).reset_index(drop=True)
-    index = {(t, s): i for i, (t, s) in enumerate(zip(unique["target"], unique["source"]))}
-    ids = np.array([index[(t, s)] for t, s in zip(cells["target"], cells["source"])], dtype=np.int64)
-    return ids, [f"{classes[t]} / {s}" for t, s in zip(unique["target"], unique["source"])]
+def source_ids(sources: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Source index per sample and the sorted source names."""
+    names, ids = np.unique(np.asarray(sources).astype(str), return_inverse=True)
+    return ids.astype(np.int64), names.tolist()
+
+
+def cell_counts(targets: np.ndarray, sources: np.ndarray, num_classes: int, num_sources: int) -> np.ndarray:
+    """``(num_classes, num_sources)`` table of training samples per (class, source) cell."""
+    counts = np.zeros((num_classes, num_sources), dtype=np.int64)
+    np.add.at(counts, (np.asarray(targets, dtype=np.int64), np.asarray(sources, dtype=np.int64)), 1)
+    return counts
 
 
 class GroupDROLoss(nn.Module):
-    """Worst-group cross-entropy. ``forward(logits, target, group)`` in training; without ``group``
-    (validation) it is plain mean cross-entropy and ``q`` does not move."""
+    """Worst-group cross-entropy over the non-empty (class, source) cells of ``counts``.
 
-    def __init__(self, group_counts: np.ndarray, eta: float = 0.01, adjustment: float = 0.0,
-                 label_smoothing: float = 0.0, names: list[str] | None = None) -> None:
+    ``forward(logits, target, source)`` in training (the group is ``(target, source)``); without
+    ``source`` (validation) it is plain mean cross-entropy and ``q`` does not move."""
+
+    def __init__(self, counts: np.ndarray, eta: float = 0.01, adjustment: float = 0.0, label_smoothing: float = 0.0,
+                 classes: list[str] | None = None, sources: list[str] | None = None) -> None:
         super().__init__()
-        counts = torch.as_tensor(np.asarray(group_counts), dtype=torch.float32)
-        if counts.ndim != 1 or len(counts) == 0 or bool((counts <= 0).any()):
-            raise ValueError("group_counts must be a non-empty list of positive counts")
-        self.names = list(names) if names is not None else [str(i) for i in range(len(counts))]
+        table = np.asarray(counts)
+        if table.ndim != 2 or not (table > 0).any() or (table < 0).any():
+            raise ValueError("counts must be a (classes, sources) table of sample counts with at least one > 0")
+        n_classes, n_sources = table.shape
+        classes = classes or [str(c) for c in range(n_classes)]
+        sources = sources or [str(s) for s in range(n_sources)]
+        self.num_sources = n_sources
         self.eta = float(eta)
         self.label_smoothing = float(label_smoothing)
-        self.register_buffer("q", torch.full_like(counts, 1.0 / len(counts)))
-        self.register_buffer("bonus", float(adjustment) / counts.sqrt())
+        self.names = [f"{classes[i // n_sources]} / {sources[i % n_sources]}" for i in range(table.size)]
+        flat = torch.as_tensor(table.ravel(), dtype=torch.float32)
+        self.register_buffer("q", (flat > 0).float() / float((flat > 0).sum()))
+        self.register_buffer("bonus", float(adjustment) / flat.clamp(min=1).sqrt())
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         losses = F.cross_entropy(logits.float(), target, reduction="none", label_smoothing=self.label_smoothing)
-        if group is None or not self.training:
+        if source is None or not self.training:
             return losses.mean()
+        group = target * self.num_sources + source
         n = len(self.q)
         sums = torch.zeros(n, device=losses.device).index_add(0, group, losses)
         counts = torch.bincount(group, minlength=n).to(losses.dtype)
@@ -65,9 +75,9 @@ class GroupDROLoss(nn.Module):
         weights = torch.where(present, self.q / global_counts.clamp(min=1), torch.zeros_like(self.q))
         return world * (weights * sums).sum()
 
-    def weights_text(self) -> str:
-        """``q`` per group, largest first, for the run log."""
-        order = torch.argsort(self.q, descending=True).tolist()
+    def epoch_note(self) -> str:
+        """``q`` per group, largest first, for the run log (empty cells left out)."""
+        order = [i for i in torch.argsort(self.q, descending=True).tolist() if float(self.q[i]) > 0]
         return "group-dro weights: " + ", ".join(f"{self.names[i]} {float(self.q[i]):.3f}" for i in order)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank
+from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank, average_gradients
 from cxrlab.train.optim import freeze_backbone_norm_stats
 
 
@@ -64,7 +64,7 @@ def train_one_epoch(
             logits = model(x)
             loss = criterion(logits.float(), y, *groups)
         optimizer.zero_grad(set_to_none=True)
-        _backward_step(loss, model, optimizer, step, scaler)
+        _backward_step(loss, model, optimizer, step, scaler, lambda: average_gradients(ctx, criterion.parameters()))
         scheduler.step()
         n = y.shape[0]
         total_loss += float(loss.detach()) * n
@@ -80,15 +80,17 @@ def train_one_epoch(
             "seconds": time.perf_counter() - start, "interrupted": interrupted}
 
 
-def _backward_step(loss, model, optimizer, step: StepContext, scaler) -> None:
+def _backward_step(loss, model, optimizer, step: StepContext, scaler, sync_loss_grads) -> None:
     if scaler is not None:
         scaler.scale(loss).backward()
+        sync_loss_grads()
         scaler.unscale_(optimizer)
         _clip(model, step.grad_clip)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
+        sync_loss_grads()
         _clip(model, step.grad_clip)
         optimizer.step()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -81,15 +80,17 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     mean, std = (float(info.mean),), (float(info.std),)
     device = torch.device(ctx.device)
     model = _build_model(cfg, len(scheme.classes), device, resumed)
-    groups, group_names = _train_groups(cfg, data)
+    from cxrlab.train.criterion import build_run_criterion, train_source_ids
+
+    source_ids, source_names = train_source_ids(cfg, data)
     train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size,
-                                     cfg.seed, groups)
+                                     cfg.seed, source_ids)
     sources = data.split(TRAIN)["source"].to_numpy() if cfg.loss.imbalance == "source-balanced" else None
     train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device, sources)
-    criterion = _criterion(cfg, data, device, groups, group_names)
+    criterion = build_run_criterion(cfg, data, model, device, source_ids, source_names)
     from cxrlab.train.optim import build_optimizer, build_scheduler
 
-    optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult)
+    optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult, extra=criterion)
     scheduler = build_scheduler(optimizer, cfg.optim, len(train_loader), cfg.epochs)
     dtype = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
@@ -134,27 +135,3 @@ def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
     val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size,
                             sampler=build_eval_sampler(len(val_ds), ctx.rank, ctx.world), **common)
     return train_loader, val_loader
-
-
-def _train_groups(cfg: TrainConfig, data: TrainData) -> tuple[np.ndarray | None, list[str]]:
-    """Group DRO's (class, source) group per training row; ``(None, [])`` for the other losses."""
-    if cfg.loss.imbalance != "group-dro":
-        return None, []
-    from cxrlab.train.group_dro import group_ids
-
-    train = data.split(TRAIN)
-    return group_ids(train["target"].to_numpy(), train["source"].to_numpy(), list(data.scheme.classes))
-
-
-def _criterion(cfg: TrainConfig, data: TrainData, device: torch.device, groups: np.ndarray | None = None,
-               group_names: list[str] | None = None) -> nn.Module:
-    from cxrlab.train.losses import build_criterion
-
-    if groups is not None:
-        from cxrlab.train.group_dro import GroupDROLoss
-
-        return GroupDROLoss(np.bincount(groups), cfg.loss.dro_eta, cfg.loss.dro_adjustment,
-                            cfg.loss.label_smoothing, group_names).to(device)
-    targets = data.split(TRAIN)["target"].to_numpy()
-    return build_criterion(cfg.loss.imbalance, targets, len(data.scheme.classes), cfg.loss.focal_gamma,
-                           cfg.loss.label_smoothing).to(device)
