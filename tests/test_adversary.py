@@ -60,13 +60,14 @@ def test_loss_is_base_plus_weighted_source_ce_of_the_true_class_and_reverses_fea
         assert float(loss_fn(model(x), target)) == pytest.approx(float(F.cross_entropy(model(x), target)))
 
 
-def test_epoch_note_counts_and_resets():
+def test_epoch_note_counts_against_the_majority_guess_and_resets():
     model = TwoLayer()
-    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), 3, 2, weight=1.0)
-    for _ in range(2):
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), 3, 2, weight=1.0,
+                                    majority_source=torch.tensor([0, 1, 0]))
+    for _ in range(2):  # majority guesses: class 0 -> 0 (right), class 1 -> 1 (right), class 2 -> 0 (wrong)
         loss_fn(model(torch.randn(3, 4)), torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
-    assert loss_fn.epoch_note().endswith("of 6 films")
-    assert loss_fn.epoch_note().endswith("of 0 films")
+    assert "of 6 films (always guessing the class's largest source: 0.667)" in loss_fn.epoch_note()
+    assert "of 0 films" in loss_fn.epoch_note()
 
 
 def test_a_model_without_a_linear_classifier_is_refused():

@@ -58,13 +58,16 @@ class SourceAdversarialLoss(nn.Module):
     ``forward(logits, target, source)`` in training; without ``source`` (validation) only ``base``."""
 
     def __init__(self, base: nn.Module, tap: FeatureTap, num_classes: int, num_sources: int, weight: float,
-                 hidden: int = 128) -> None:
+                 hidden: int = 128, majority_source: torch.Tensor | None = None) -> None:
         super().__init__()
         self.base, self.tap, self.weight = base, tap, float(weight)
         self.num_classes, self.num_sources = num_classes, num_sources
+        # per class, the source with the most training films: guessing it is the adversary's chance level
+        self.register_buffer("majority_source", torch.as_tensor(
+            majority_source if majority_source is not None else torch.zeros(num_classes), dtype=torch.long))
         self.head = nn.Sequential(nn.Linear(tap.num_features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, num_classes * num_sources))
-        self._hits, self._seen = 0.0, 0  # adversary's correct source guesses since the last epoch_note
+        self._hits, self._majority, self._seen = 0.0, 0.0, 0  # since the last epoch_note
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         if source is None or not self.training:
@@ -76,13 +79,16 @@ class SourceAdversarialLoss(nn.Module):
         scores = self.head(reverse_grad(features.float())).view(-1, self.num_classes, self.num_sources)
         scores = scores[torch.arange(len(target), device=target.device), target]
         self._hits += float((scores.detach().argmax(1) == source).sum())
+        self._majority += float((self.majority_source[target] == source).sum())
         self._seen += len(source)
         return loss + self.weight * F.cross_entropy(scores, source)
 
     def epoch_note(self) -> str:
         """How well the adversary read the source this epoch (this process's batches); resets."""
-        note = f"source adversary: source read correctly for {self._hits / max(self._seen, 1):.3f} of {self._seen:,} films"
-        self._hits, self._seen = 0.0, 0
+        seen = max(self._seen, 1)
+        note = (f"source adversary: source read correctly for {self._hits / seen:.3f} of {self._seen:,} films "
+                f"(always guessing the class's largest source: {self._majority / seen:.3f})")
+        self._hits, self._majority, self._seen = 0.0, 0.0, 0
         base = self.base.epoch_note() if hasattr(self.base, "epoch_note") else ""
         return f"{note}; {base}" if base else note
 

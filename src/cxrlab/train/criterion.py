@@ -30,12 +30,14 @@ def build_run_criterion(cfg: TrainConfig, data: TrainData, model: nn.Module, dev
     """The loss ``train_one_epoch`` calls as ``criterion(logits, target[, source])``."""
     from cxrlab.train.losses import build_criterion
 
+    from cxrlab.train.group_dro import cell_counts
+
     classes = list(data.scheme.classes)
     targets = data.split(TRAIN)["target"].to_numpy()
+    counts = cell_counts(targets, sources, len(classes), len(source_names)) if sources is not None else None
     if cfg.loss.imbalance == "group-dro":
-        from cxrlab.train.group_dro import GroupDROLoss, cell_counts
+        from cxrlab.train.group_dro import GroupDROLoss
 
-        counts = cell_counts(targets, sources, len(classes), len(source_names))
         criterion = GroupDROLoss(counts, cfg.loss.dro_eta, cfg.loss.dro_adjustment, cfg.loss.label_smoothing,
                                  classes, source_names)
     else:
@@ -45,5 +47,5 @@ def build_run_criterion(cfg: TrainConfig, data: TrainData, model: nn.Module, dev
         from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss
 
         criterion = SourceAdversarialLoss(criterion, FeatureTap(model), len(classes), len(source_names),
-                                          cfg.loss.source_adversary)
+                                          cfg.loss.source_adversary, majority_source=counts.argmax(axis=1))
     return criterion.to(device)
