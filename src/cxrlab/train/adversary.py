@@ -72,7 +72,8 @@ class SourceAdversarialLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         if source is None or not self.training:
             return self.base(logits, target)
-        loss = self.base(logits, target, source) if _takes_source(self.base) else self.base(logits, target)
+        base_args = (logits, target, source) if getattr(self.base, "uses_source", False) else (logits, target)
+        loss = self.base(*base_args)
         features = self.tap.features
         if features is None:
             raise RuntimeError("the feature hook saw no forward pass before the loss")
@@ -92,8 +93,3 @@ class SourceAdversarialLoss(nn.Module):
         base = self.base.epoch_note() if hasattr(self.base, "epoch_note") else ""
         return f"{note}; {base}" if base else note
 
-
-def _takes_source(base: nn.Module) -> bool:
-    from cxrlab.train.group_dro import GroupDROLoss
-
-    return isinstance(base, GroupDROLoss)

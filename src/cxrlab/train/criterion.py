@@ -8,8 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss
 from cxrlab.train.config import TrainConfig
 from cxrlab.train.data import TRAIN, TrainData
+from cxrlab.train.group_dro import GroupDROLoss, cell_counts, source_ids
+from cxrlab.train.losses import build_criterion
 
 
 def needs_sources(cfg: TrainConfig) -> bool:
@@ -20,32 +23,22 @@ def train_source_ids(cfg: TrainConfig, data: TrainData) -> tuple[np.ndarray | No
     """Source index per training row and the source names; ``(None, [])`` when not needed."""
     if not needs_sources(cfg):
         return None, []
-    from cxrlab.train.group_dro import source_ids
-
     return source_ids(data.split(TRAIN)["source"].to_numpy())
 
 
 def build_run_criterion(cfg: TrainConfig, data: TrainData, model: nn.Module, device: torch.device,
                         sources: np.ndarray | None, source_names: list[str]) -> nn.Module:
     """The loss ``train_one_epoch`` calls as ``criterion(logits, target[, source])``."""
-    from cxrlab.train.losses import build_criterion
-
-    from cxrlab.train.group_dro import cell_counts
-
     classes = list(data.scheme.classes)
     targets = data.split(TRAIN)["target"].to_numpy()
     counts = cell_counts(targets, sources, len(classes), len(source_names)) if sources is not None else None
     if cfg.loss.imbalance == "group-dro":
-        from cxrlab.train.group_dro import GroupDROLoss
-
         criterion = GroupDROLoss(counts, cfg.loss.dro_eta, cfg.loss.dro_adjustment, cfg.loss.label_smoothing,
                                  classes, source_names)
     else:
         criterion = build_criterion(cfg.loss.imbalance, targets, len(classes), cfg.loss.focal_gamma,
                                     cfg.loss.label_smoothing)
     if cfg.loss.source_adversary > 0:
-        from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss
-
         criterion = SourceAdversarialLoss(criterion, FeatureTap(model), len(classes), len(source_names),
                                           cfg.loss.source_adversary, majority_source=counts.argmax(axis=1))
     return criterion.to(device)

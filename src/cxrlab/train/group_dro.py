@@ -40,6 +40,8 @@ class GroupDROLoss(nn.Module):
     ``forward(logits, target, source)`` in training (the group is ``(target, source)``); without
     ``source`` (validation) it is plain mean cross-entropy and ``q`` does not move."""
 
+    uses_source = True  # the training loop (or a wrapping loss) passes each sample's source index
+
     def __init__(self, counts: np.ndarray, eta: float = 0.01, adjustment: float = 0.0, label_smoothing: float = 0.0,
                  classes: list[str] | None = None, sources: list[str] | None = None) -> None:
         super().__init__()
