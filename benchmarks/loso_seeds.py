@@ -31,6 +31,8 @@ METRICS = (
     ("internal macro-F1 (cxnet fold)", CXNET, ("internal_macro_f1",)),
     ("internal macro-F1 (ieee fold)", IEEE, ("internal_macro_f1",)),
     ("source from features, Normal films (ieee fold)", IEEE, ("probe_source_normal",)),
+    ("int. test adult Normal called COVID (ieee fold)", IEEE, ("predictions", "pred")),
+    ("op. point: int. test adult Normal called COVID (ieee fold)", IEEE, ("predictions", "pred_operating")),
 )
 
 
@@ -45,8 +47,23 @@ def seed_runs(runs: Path, variant: str) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def adult_normals_called_covid(predictions: Path, column: str) -> float | None:
+    """Share of the internal test's non-pediatric Normal films that ``column`` (``pred`` = arg-max,
+    ``pred_operating`` = at the operating point) calls COVID, from a fold's ``predictions.csv``."""
+    import pandas as pd
+
+    if not predictions.is_file():
+        return None
+    rows = pd.read_csv(predictions)
+    normal = rows[(rows["split"] == "test") & (rows["label"] == "Normal") & (rows["population"] != "pediatric")]
+    return float((normal[column] == "COVID").mean()) if len(normal) and column in normal else None
+
+
 def read_metric(run: Path, fold: str, path: tuple[str, ...]) -> float | None:
-    """One number from ``<run>/<fold>/scores.json`` (None when the fold or the number is missing)."""
+    """One number from ``<run>/<fold>/scores.json`` (None when the fold or the number is missing);
+    ``("predictions", column)`` is computed from the fold's ``predictions.csv`` instead."""
+    if path[0] == "predictions":
+        return adult_normals_called_covid(run / fold / "predictions.csv", path[1])
     file = run / fold / "scores.json"
     if not file.is_file():
         return None

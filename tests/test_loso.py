@@ -172,5 +172,15 @@ def test_seed_summary_means_ranges_and_paired_differences(tmp_path):
     assert lines[3].startswith("| new | 0, 1, 2 | 0.87 (0.75–0.95) | – | 0.97 (0.85–1.05) |")
     # paired on seeds 0 and 1 only: +0.05 and +0.15
     assert "| new | +0.10 (+0.05, +0.15) | – | +0.10 (+0.05, +0.15) |" in table
+    preds = pd.DataFrame({"split": ["test"] * 5 + ["val"], "label": ["Normal"] * 4 + ["COVID", "Normal"],
+                          "population": ["adult", "unknown", "adult", "pediatric", "adult", "adult"],
+                          "pred": ["COVID", "Normal", "Normal", "COVID", "COVID", "COVID"],
+                          "pred_operating": ["COVID", "COVID", "Normal", "COVID", "COVID", "COVID"]})
+    (runs / "base" / "ieee8023-covid-chestxray").mkdir()
+    preds.to_csv(runs / "base" / "ieee8023-covid-chestxray" / "predictions.csv", index=False)
+    # 3 non-pediatric Normal test films: 1 called COVID at arg-max, 2 at the operating point
+    assert seeds.read_metric(runs / "base", "ieee8023-covid-chestxray", ("predictions", "pred")) == pytest.approx(1 / 3)
+    assert seeds.read_metric(runs / "base", "ieee8023-covid-chestxray", ("predictions", "pred_operating")) == \
+        pytest.approx(2 / 3)
     with pytest.raises(SystemExit, match="no runs of missing"):
         seeds.main(["--runs", str(runs), "missing"])
