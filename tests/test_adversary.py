@@ -1,5 +1,6 @@
 """Source-adversarial loss: gradient reversal, the loss on hand-checked numbers, and training runs."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -35,18 +36,23 @@ def test_reverse_grad_is_identity_forward_and_negates_backward():
     assert x.grad.tolist() == [-3.0, -3.0]
 
 
-def test_loss_is_base_plus_weighted_source_ce_of_the_true_class_and_reverses_feature_gradients():
+def test_loss_is_base_plus_source_balanced_ce_of_the_true_class_and_reverses_feature_gradients():
     model = TwoLayer()
     tap = FeatureTap(model)
-    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), tap, num_classes=3, num_sources=2, weight=0.5, hidden=6)
-    x, target, source = torch.randn(4, 4), torch.tensor([0, 2, 1, 2]), torch.tensor([1, 0, 0, 1])
+    # class 0: 3 films of source 0, 1 of source 1 -> weights 4/(2*3) and 4/(2*1); class 1: 2 + 2 -> 1 each;
+    # class 2 has one source only -> left out (weight 0)
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), tap, np.array([[3, 1], [2, 2], [4, 0]]), weight=0.5, hidden=6)
+    assert loss_fn.film_weight.flatten().tolist() == pytest.approx([2 / 3, 2.0, 1.0, 1.0, 0.0, 0.0])
+    x, target, source = torch.randn(4, 4), torch.tensor([0, 2, 1, 2]), torch.tensor([1, 0, 0, 0])
     logits = model(x)
     feats = tap.features
     assert feats.shape == (4, 5)
     scores = loss_fn.head(feats).view(4, 3, 2)[torch.arange(4), target]
-    adv = F.cross_entropy(scores, source)
+    ce = F.cross_entropy(scores, source, reduction="none")
+    adv = (2.0 * ce[0] + 1.0 * ce[2]) / 3.0  # weights 2, 0, 1, 0
     loss = loss_fn(logits, target, source)
-    assert float(loss.detach()) == pytest.approx(float((F.cross_entropy(logits, target) + 0.5 * adv).detach()), rel=1e-6)
+    expected = (F.cross_entropy(logits, target) + 0.5 * adv).detach()
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-6)
     # the body receives the *negated* adversary gradient, the head the plain one
     body_adv = torch.autograd.grad(0.5 * adv, model.body.weight, retain_graph=True)[0]
     head_adv = torch.autograd.grad(0.5 * adv, loss_fn.head[0].weight, retain_graph=True)[0]
@@ -54,20 +60,19 @@ def test_loss_is_base_plus_weighted_source_ce_of_the_true_class_and_reverses_fea
     loss.backward()
     assert torch.allclose(model.body.weight.grad, body_base - body_adv, atol=1e-6)
     assert torch.allclose(loss_fn.head[0].weight.grad, head_adv, atol=1e-6)
-    assert loss_fn.epoch_note().startswith("source adversary: source read correctly for ")
-    # validation (no source): the base loss only
-    with torch.no_grad():
+    with torch.no_grad():  # validation (no source): the base loss only
         assert float(loss_fn(model(x), target)) == pytest.approx(float(F.cross_entropy(model(x), target)))
+        only_single_source = loss_fn(model(x), torch.tensor([2, 2, 2, 2]), source)
+        assert float(only_single_source) == pytest.approx(float(F.cross_entropy(model(x), torch.tensor([2, 2, 2, 2]))))
 
 
-def test_epoch_note_counts_against_the_majority_guess_and_resets():
+def test_epoch_note_weighs_sources_equally_and_resets():
     model = TwoLayer()
-    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), 3, 2, weight=1.0,
-                                    majority_source=torch.tensor([0, 1, 0]))
-    for _ in range(2):  # majority guesses: class 0 -> 0 (right), class 1 -> 1 (right), class 2 -> 0 (wrong)
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), np.array([[5, 1], [1, 5], [3, 3]]), 1.0)
+    for _ in range(2):  # weights 0.6, 0.6, 1.0; a constant guess of the largest source: right, right, wrong
         loss_fn(model(torch.randn(3, 4)), torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
-    assert "of 6 films (always guessing the class's largest source: 0.667)" in loss_fn.epoch_note()
-    assert "of 0 films" in loss_fn.epoch_note()
+    assert "(always guessing the class's largest source: 0.545)" in loss_fn.epoch_note()
+    assert "largest source: 0.000)" in loss_fn.epoch_note()
 
 
 def test_a_model_without_a_linear_classifier_is_refused():
@@ -91,7 +96,7 @@ def test_training_with_the_source_adversary(tmp_path, imbalance):
         f"loss.imbalance={imbalance}", "loss.source_adversary=0.5"])
     run = fit(cfg)
     log = (run / "log.txt").read_text()
-    assert log.count("source adversary: source read correctly for") == 2
+    assert log.count("source adversary: balanced source accuracy") == 2
     assert ("group-dro weights:" in log) == (imbalance == "group-dro")
     state = load_train_state(run / "checkpoints/last")
     assert state["criterion"]["head.2.weight"].shape == (3 * 2, 128)  # 3 classes x 2 sources

@@ -3,7 +3,7 @@ classifier sees useless for telling the *source* (hospital, collection) of a fil
 
 A small head reads the classifier's input features through a gradient-reversal layer and predicts
 the film's source among the sources of its own class (one softmax over sources per class, the true
-class's is used, so "which class" is not what it removes). The head learns to predict the source;
+class's is used, so "which class" is not what it removes; source-balanced within the class). The head learns to predict the source;
 the reversed gradient trains the backbone to make that impossible. The loss is
 ``base(logits, target) + weight * CE(head(reverse(features))[target], source)``.
 
@@ -14,6 +14,7 @@ have one); the head lives inside the criterion, so its weights are part of the t
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -55,19 +56,26 @@ class FeatureTap:
 class SourceAdversarialLoss(nn.Module):
     """``base`` loss plus the class-conditional source adversary on ``tap``'s features.
 
+    ``counts``: ``(classes, sources)`` training films per cell. The adversary's cross-entropy is
+    source-balanced within each class (a film weighs ``n_class / (sources_in_class * n_cell)``), so
+    always guessing the big source earns nothing and the head must really read the source (with
+    plain cross-entropy it settled on the majority guess on real data and taught the backbone
+    nothing); classes with films from one source only are left out.
     ``forward(logits, target, source)`` in training; without ``source`` (validation) only ``base``."""
 
-    def __init__(self, base: nn.Module, tap: FeatureTap, num_classes: int, num_sources: int, weight: float,
-                 hidden: int = 128, majority_source: torch.Tensor | None = None) -> None:
+    def __init__(self, base: nn.Module, tap: FeatureTap, counts: np.ndarray, weight: float, hidden: int = 128) -> None:
         super().__init__()
+        table = torch.as_tensor(np.asarray(counts), dtype=torch.float32)
         self.base, self.tap, self.weight = base, tap, float(weight)
-        self.num_classes, self.num_sources = num_classes, num_sources
-        # per class, the source with the most training films: guessing it is the adversary's chance level
-        self.register_buffer("majority_source", torch.as_tensor(
-            majority_source if majority_source is not None else torch.zeros(num_classes), dtype=torch.long))
+        self.num_classes, self.num_sources = table.shape
+        present = (table > 0).float()
+        per_class = present.sum(1, keepdim=True)
+        film_weight = table.sum(1, keepdim=True) / (per_class * table.clamp(min=1)) * present
+        self.register_buffer("film_weight", film_weight * (per_class >= 2).float())
+        self.register_buffer("majority_source", table.argmax(1))
         self.head = nn.Sequential(nn.Linear(tap.num_features, hidden), nn.ReLU(inplace=True),
-                                  nn.Linear(hidden, num_classes * num_sources))
-        self._hits, self._majority, self._seen = 0.0, 0.0, 0  # since the last epoch_note
+                                  nn.Linear(hidden, self.num_classes * self.num_sources))
+        self._hits, self._majority, self._total = 0.0, 0.0, 0.0  # weighted, since the last epoch_note
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         if source is None or not self.training:
@@ -79,17 +87,21 @@ class SourceAdversarialLoss(nn.Module):
             raise RuntimeError("the feature hook saw no forward pass before the loss")
         scores = self.head(reverse_grad(features.float())).view(-1, self.num_classes, self.num_sources)
         scores = scores[torch.arange(len(target), device=target.device), target]
-        self._hits += float((scores.detach().argmax(1) == source).sum())
-        self._majority += float((self.majority_source[target] == source).sum())
-        self._seen += len(source)
-        return loss + self.weight * F.cross_entropy(scores, source)
+        w = self.film_weight[target, source]
+        total = w.sum()
+        self._hits += float((w * (scores.detach().argmax(1) == source)).sum())
+        self._majority += float((w * (self.majority_source[target] == source)).sum())
+        self._total += float(total)
+        if float(total) == 0:
+            return loss
+        return loss + self.weight * (w * F.cross_entropy(scores, source, reduction="none")).sum() / total
 
     def epoch_note(self) -> str:
-        """How well the adversary read the source this epoch (this process's batches); resets."""
-        seen = max(self._seen, 1)
-        note = (f"source adversary: source read correctly for {self._hits / seen:.3f} of {self._seen:,} films "
-                f"(always guessing the class's largest source: {self._majority / seen:.3f})")
-        self._hits, self._majority, self._seen = 0.0, 0.0, 0
+        """How well the adversary read the source this epoch, source-balanced within each class
+        (this process's batches), against a constant guess; resets."""
+        total = max(self._total, 1e-12)
+        note = (f"source adversary: balanced source accuracy {self._hits / total:.3f} "
+                f"(always guessing the class's largest source: {self._majority / total:.3f})")
+        self._hits, self._majority, self._total = 0.0, 0.0, 0.0
         base = self.base.epoch_note() if hasattr(self.base, "epoch_note") else ""
         return f"{note}; {base}" if base else note
-

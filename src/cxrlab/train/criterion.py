@@ -39,6 +39,5 @@ def build_run_criterion(cfg: TrainConfig, data: TrainData, model: nn.Module, dev
         criterion = build_criterion(cfg.loss.imbalance, targets, len(classes), cfg.loss.focal_gamma,
                                     cfg.loss.label_smoothing)
     if cfg.loss.source_adversary > 0:
-        criterion = SourceAdversarialLoss(criterion, FeatureTap(model), len(classes), len(source_names),
-                                          cfg.loss.source_adversary, majority_source=counts.argmax(axis=1))
+        criterion = SourceAdversarialLoss(criterion, FeatureTap(model), counts, cfg.loss.source_adversary)
     return criterion.to(device)
