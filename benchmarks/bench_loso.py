@@ -26,7 +26,9 @@ For each held-out source (default ``covid-cxnet`` and ``ieee8023-covid-chestxray
    the internal test macro-F1.
 
 One Markdown table row per variant is appended to ``--results``; per-fold numbers (with counts) and
-predictions go to ``--out/<variant>/<source>/``.
+predictions go to ``--out/<variant>/<source>/``. Run a variant with several ``--seed`` values (name
+them ``NAME``, ``NAME-seed1``, ...) and ``benchmarks/loso_seeds.py`` summarises them over seeds and
+pairs them with a reference variant seed by seed.
 """
 
 from __future__ import annotations
