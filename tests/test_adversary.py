@@ -41,7 +41,8 @@ def test_loss_is_base_plus_source_balanced_ce_of_the_true_class_and_reverses_fea
     tap = FeatureTap(model)
     # class 0: 3 films of source 0, 1 of source 1 -> weights 4/(2*3) and 4/(2*1); class 1: 2 + 2 -> 1 each;
     # class 2 has one source only -> left out (weight 0)
-    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), tap, np.array([[3, 1], [2, 2], [4, 0]]), weight=0.5, hidden=6)
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), tap, np.array([[3, 1], [2, 2], [4, 0]]), weight=0.5, hidden=6,
+                                    min_films=1)
     assert loss_fn.film_weight.flatten().tolist() == pytest.approx([2 / 3, 2.0, 1.0, 1.0, 0.0, 0.0])
     x, target, source = torch.randn(4, 4), torch.tensor([0, 2, 1, 2]), torch.tensor([1, 0, 0, 0])
     logits = model(x)
@@ -68,11 +69,21 @@ def test_loss_is_base_plus_source_balanced_ce_of_the_true_class_and_reverses_fea
 
 def test_epoch_note_weighs_sources_equally_and_resets():
     model = TwoLayer()
-    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), np.array([[5, 1], [1, 5], [3, 3]]), 1.0)
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(model), np.array([[5, 1], [1, 5], [3, 3]]), 1.0,
+                                    min_films=1)
     for _ in range(2):  # weights 0.6, 0.6, 1.0; a constant guess of the largest source: right, right, wrong
         loss_fn(model(torch.randn(3, 4)), torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
     assert "(always guessing the class's largest source: 0.545)" in loss_fn.epoch_note()
     assert "largest source: 0.000)" in loss_fn.epoch_note()
+
+
+def test_small_cells_and_then_single_source_classes_are_left_out():
+    counts = np.array([[500, 2, 60], [900, 3, 0], [40, 45, 0]])
+    loss_fn = SourceAdversarialLoss(nn.CrossEntropyLoss(), FeatureTap(TwoLayer()), counts, 1.0)  # min 50 films
+    w = loss_fn.film_weight
+    assert w[0].tolist() == pytest.approx([560 / (2 * 500), 0.0, 560 / (2 * 60)])  # the 2-film cell is out
+    assert w[1].tolist() == [0.0, 0.0, 0.0]  # one source left: nothing to tell apart
+    assert w[2].tolist() == [0.0, 0.0, 0.0]  # both cells under 50
 
 
 def test_a_model_without_a_linear_classifier_is_refused():
@@ -93,7 +104,7 @@ def test_training_with_the_source_adversary(tmp_path, imbalance):
     df.loc[df.index % 3 == 0, "source"] = "other-hospital"
     write_manifest(df, manifest)
     cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=2) + [
-        f"loss.imbalance={imbalance}", "loss.source_adversary=0.5"])
+        f"loss.imbalance={imbalance}", "loss.source_adversary=0.5", "loss.adversary_min_films=1"])
     run = fit(cfg)
     log = (run / "log.txt").read_text()
     assert log.count("source adversary: balanced source accuracy") == 2

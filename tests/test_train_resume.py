@@ -24,8 +24,11 @@ def _train_cmd(root, name, extra):
     return cmd
 
 
-@pytest.mark.parametrize("extra", [[], ["loss.imbalance=group-dro", "loss.dro_eta=0.5", "loss.source_adversary=0.5"]],
-                         ids=["sampler", "group-dro+adversary"])
+GROUP_DRO_ADVERSARY = ["loss.imbalance=group-dro", "loss.dro_eta=0.5", "loss.source_adversary=0.5",
+                       "loss.adversary_min_films=1"]
+
+
+@pytest.mark.parametrize("extra", [[], GROUP_DRO_ADVERSARY], ids=["sampler", "group-dro+adversary"])
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path, extra):
     manifest = make_manifest(tmp_path, per_class=12, size=32)
     df = read_manifest(manifest)

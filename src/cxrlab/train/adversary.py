@@ -60,17 +60,21 @@ class SourceAdversarialLoss(nn.Module):
     source-balanced within each class (a film weighs ``n_class / (sources_in_class * n_cell)``), so
     always guessing the big source earns nothing and the head must really read the source (with
     plain cross-entropy it settled on the majority guess on real data and taught the backbone
-    nothing); classes with films from one source only are left out.
+    nothing). Cells with fewer than ``min_films`` films are left out (a 2-film cell would weigh a
+    thousand times a film of the big source and make the loss swing from batch to batch), and so
+    are classes left with a single source.
     ``forward(logits, target, source)`` in training; without ``source`` (validation) only ``base``."""
 
-    def __init__(self, base: nn.Module, tap: FeatureTap, counts: np.ndarray, weight: float, hidden: int = 128) -> None:
+    def __init__(self, base: nn.Module, tap: FeatureTap, counts: np.ndarray, weight: float, hidden: int = 128,
+                 min_films: int = 50) -> None:
         super().__init__()
         table = torch.as_tensor(np.asarray(counts), dtype=torch.float32)
         self.base, self.tap, self.weight = base, tap, float(weight)
         self.num_classes, self.num_sources = table.shape
+        table = table * (table >= max(min_films, 1))
         present = (table > 0).float()
         per_class = present.sum(1, keepdim=True)
-        film_weight = table.sum(1, keepdim=True) / (per_class * table.clamp(min=1)) * present
+        film_weight = table.sum(1, keepdim=True) / (per_class.clamp(min=1) * table.clamp(min=1)) * present
         self.register_buffer("film_weight", film_weight * (per_class >= 2).float())
         self.register_buffer("majority_source", table.argmax(1))
         self.head = nn.Sequential(nn.Linear(tap.num_features, hidden), nn.ReLU(inplace=True),

@@ -63,6 +63,7 @@ class LossConfig:
     dro_eta: float = 0.01  # group-dro: step size of the group weights per batch (Sagawa et al. 2020)
     dro_adjustment: float = 0.0  # group-dro: generalisation adjustment C (adds C / sqrt(group size))
     source_adversary: float = 0.0  # weight of the class-conditional source adversary (DANN); 0 = off
+    adversary_min_films: int = 50  # a source with fewer training films of a class is left out of its adversary
 
     def __post_init__(self) -> None:
         if self.imbalance not in IMBALANCE_CHOICES:

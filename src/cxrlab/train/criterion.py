@@ -39,5 +39,6 @@ def build_run_criterion(cfg: TrainConfig, data: TrainData, model: nn.Module, dev
         criterion = build_criterion(cfg.loss.imbalance, targets, len(classes), cfg.loss.focal_gamma,
                                     cfg.loss.label_smoothing)
     if cfg.loss.source_adversary > 0:
-        criterion = SourceAdversarialLoss(criterion, FeatureTap(model), counts, cfg.loss.source_adversary)
+        criterion = SourceAdversarialLoss(criterion, FeatureTap(model), counts, cfg.loss.source_adversary,
+                                          min_films=cfg.loss.adversary_min_films)
     return criterion.to(device)
