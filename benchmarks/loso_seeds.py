@@ -107,7 +107,7 @@ def summary_table(runs: Path, variants: list[str], reference: str | None = None)
     titles = [t for t, _, _ in METRICS]
     lines = ["| variant | seeds | " + " | ".join(titles) + " |", "|---|---|" + "---|" * len(titles)]
     for v in variants:
-        seeds = sorted(seed_runs(runs, v))
+        seeds = sorted({seed for t in titles for seed in values[v][t]})  # runs with scores (not still training)
         lines.append(f"| {v} | {', '.join(map(str, seeds)) or '–'} | "
                      + " | ".join(_spread(list(values[v][t].values())) for t in titles) + " |")
     if reference is not None:
