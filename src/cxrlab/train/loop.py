@@ -57,12 +57,12 @@ def train_one_epoch(
     total_loss = correct = seen = 0.0
     start = time.perf_counter()
     interrupted = False
-    for x, y, *groups in loader:  # a third element: group indices (group DRO)
+    for x, y, *source in loader:  # a third element: source indices (group DRO, source adversary)
         x, y = step.to_device(x, y)
-        groups = [g.to(step.device, non_blocking=True) for g in groups]
+        source = [s.to(step.device, non_blocking=True) for s in source]
         with step.autocast():
             logits = model(x)
-            loss = criterion(logits.float(), y, *groups)
+            loss = criterion(logits.float(), y, *source)
         optimizer.zero_grad(set_to_none=True)
         _backward_step(loss, model, optimizer, step, scaler, lambda: average_gradients(ctx, criterion.parameters()))
         scheduler.step()
