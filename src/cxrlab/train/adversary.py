@@ -96,9 +96,10 @@ class SourceAdversarialLoss(nn.Module):
         self._hits += float((w * (scores.detach().argmax(1) == source)).sum())
         self._majority += float((w * (self.majority_source[target] == source)).sum())
         self._total += float(total)
-        if float(total) == 0:
-            return loss
-        return loss + self.weight * (w * F.cross_entropy(scores, source, reduction="none")).sum() / total
+        # no early return when no film of the batch counts (total 0): the head must get a (zero)
+        # gradient on every process, or DDP's gradient averaging would wait for it forever
+        adversary = (w * F.cross_entropy(scores, source, reduction="none")).sum() / total.clamp(min=1e-12)
+        return loss + self.weight * adversary
 
     def epoch_note(self) -> str:
         """How well the adversary read the source this epoch, source-balanced within each class

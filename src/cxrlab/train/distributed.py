@@ -83,6 +83,7 @@ def average_gradients(ctx: DistContext, params) -> None:
     if not ctx.enabled:
         return
     for param in params:
-        if param.grad is not None:
-            dist.all_reduce(param.grad)
-            param.grad /= ctx.world
+        if param.grad is None:  # every rank must join every all_reduce
+            param.grad = torch.zeros_like(param)
+        dist.all_reduce(param.grad)
+        param.grad /= ctx.world
