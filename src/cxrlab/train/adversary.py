@@ -79,7 +79,9 @@ class SourceAdversarialLoss(nn.Module):
         self.register_buffer("majority_source", table.argmax(1))
         self.head = nn.Sequential(nn.Linear(tap.num_features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, self.num_classes * self.num_sources))
-        self._hits, self._majority, self._total = 0.0, 0.0, 0.0  # weighted, since the last epoch_note
+        # weighted (hits, constant-guess hits, total) since the last epoch_note; kept on the device so
+        # the training step adds no host synchronisation
+        self.register_buffer("_stats", torch.zeros(3), persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         if source is None or not self.training:
@@ -93,9 +95,8 @@ class SourceAdversarialLoss(nn.Module):
         scores = scores[torch.arange(len(target), device=target.device), target]
         w = self.film_weight[target, source]
         total = w.sum()
-        self._hits += float((w * (scores.detach().argmax(1) == source)).sum())
-        self._majority += float((w * (self.majority_source[target] == source)).sum())
-        self._total += float(total)
+        self._stats += torch.stack([(w * (scores.detach().argmax(1) == source)).sum(),
+                                    (w * (self.majority_source[target] == source)).sum(), total])
         # no early return when no film of the batch counts (total 0): the head must get a (zero)
         # gradient on every process, or DDP's gradient averaging would wait for it forever
         adversary = (w * F.cross_entropy(scores, source, reduction="none")).sum() / total.clamp(min=1e-12)
@@ -104,9 +105,10 @@ class SourceAdversarialLoss(nn.Module):
     def epoch_note(self) -> str:
         """How well the adversary read the source this epoch, source-balanced within each class
         (this process's batches), against a constant guess; resets."""
-        total = max(self._total, 1e-12)
-        note = (f"source adversary: balanced source accuracy {self._hits / total:.3f} "
-                f"(always guessing the class's largest source: {self._majority / total:.3f})")
-        self._hits, self._majority, self._total = 0.0, 0.0, 0.0
+        hits, majority, total = self._stats.tolist()
+        total = max(total, 1e-12)
+        note = (f"source adversary: balanced source accuracy {hits / total:.3f} "
+                f"(always guessing the class's largest source: {majority / total:.3f})")
+        self._stats.zero_()
         base = self.base.epoch_note() if hasattr(self.base, "epoch_note") else ""
         return f"{note}; {base}" if base else note

@@ -87,3 +87,13 @@ def average_gradients(ctx: DistContext, params) -> None:
             param.grad = torch.zeros_like(param)
         dist.all_reduce(param.grad)
         param.grad /= ctx.world
+
+
+def sum_over_ranks(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``tensor`` summed over the ranks of the initialised process group (itself for one process),
+    and the world size; for losses that see no ``DistContext``."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return tensor, 1
+    total = tensor.clone()
+    dist.all_reduce(total)
+    return total, dist.get_world_size()

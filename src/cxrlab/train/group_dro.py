@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+from cxrlab.train.distributed import sum_over_ranks
 
 
 def source_ids(sources: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -67,7 +68,8 @@ class GroupDROLoss(nn.Module):
         n = len(self.q)
         sums = torch.zeros(n, device=losses.device).index_add(0, group, losses)
         counts = torch.bincount(group, minlength=n).to(losses.dtype)
-        global_sums, global_counts, world = _all_reduce(sums.detach(), counts)
+        both, world = sum_over_ranks(torch.cat([sums.detach(), counts]))
+        global_sums, global_counts = both[:n], both[n:]
         present = global_counts > 0
         with torch.no_grad():
             means = global_sums / global_counts.clamp(min=1)
@@ -82,10 +84,3 @@ class GroupDROLoss(nn.Module):
         order = [i for i in torch.argsort(self.q, descending=True).tolist() if float(self.q[i]) > 0]
         return "group-dro weights: " + ", ".join(f"{self.names[i]} {float(self.q[i]):.3f}" for i in order)
 
-
-def _all_reduce(sums: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    if not (dist.is_available() and dist.is_initialized()):
-        return sums, counts, 1
-    both = torch.cat([sums, counts])
-    dist.all_reduce(both)
-    return both[: len(sums)], both[len(sums):], dist.get_world_size()

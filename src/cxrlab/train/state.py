@@ -47,7 +47,7 @@ def epoch_seed(seed: int, epoch: int) -> int:
 def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int,
                      criterion: nn.Module | None = None) -> dict:
     return {
-        "criterion": criterion.state_dict() if criterion is not None else {},  # group DRO's weights
+        "criterion": criterion.state_dict() if criterion is not None else {},  # group DRO q, adversary head
         "epoch": progress.epoch,
         "history": progress.history,
         "best": progress.best,
