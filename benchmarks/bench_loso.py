@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> str:
     for holdout in args.holdout or HOLDOUTS:
         folds[holdout] = run_fold(df, holdout, args)
         print(json.dumps(folds[holdout]), flush=True)
-    recipe = ", ".join([f"{args.model} {args.size}px ≤{args.minutes:g} min/fold", *args.set,
+    recipe = ", ".join([f"{args.model} {args.size}px {args.epochs} epochs ≤{args.minutes:g} min/fold", *args.set,
                         *(["train adults only"] if args.train_population == "adult" else [])])
     row = table_row(args.variant, recipe, folds)
     append_row(Path(args.results), row)
