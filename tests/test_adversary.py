@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers_train import make_manifest, tiny_overrides
+from helpers_train import make_two_source_manifest, tiny_overrides
 from torch import nn
 
-from cxrlab.data.manifest import read_manifest, write_manifest
 from cxrlab.errors import ConfigError
 from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss, reverse_grad
 from cxrlab.train.checkpoint import load_train_state
@@ -99,10 +98,7 @@ def test_a_model_without_a_linear_classifier_is_refused():
 @pytest.mark.parametrize("imbalance", ["sampler", "group-dro"])
 def test_training_with_the_source_adversary(tmp_path, imbalance):
     torch.set_num_threads(1)
-    manifest = make_manifest(tmp_path, per_class=10, size=32)
-    df = read_manifest(manifest)
-    df.loc[df.index % 3 == 0, "source"] = "other-hospital"
-    write_manifest(df, manifest)
+    make_two_source_manifest(tmp_path, per_class=10)
     cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=2) + [
         f"loss.imbalance={imbalance}", "loss.source_adversary=0.5", "loss.adversary_min_films=1"])
     run = fit(cfg)

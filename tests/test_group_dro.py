@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers_train import make_manifest, tiny_overrides
+from helpers_train import make_two_source_manifest, tiny_overrides
 
-from cxrlab.data.manifest import read_manifest, write_manifest
 from cxrlab.train.checkpoint import load_train_state
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
@@ -73,10 +72,7 @@ def test_bad_group_counts_and_build_criterion_refuse():
 @pytest.mark.slow
 def test_training_with_group_dro_logs_and_saves_the_group_weights(tmp_path):
     torch.set_num_threads(1)
-    manifest = make_manifest(tmp_path, per_class=10, size=32)
-    df = read_manifest(manifest)
-    df.loc[df.index % 3 == 0, "source"] = "other-hospital"  # two sources -> six (class, source) groups
-    write_manifest(df, manifest)
+    make_two_source_manifest(tmp_path, per_class=10)
     cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=2) + ["loss.imbalance=group-dro", "loss.dro_eta=0.1"])
     run = fit(cfg)
     log = (run / "log.txt").read_text()

@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers_train import make_manifest, tiny_overrides
+from helpers_train import make_manifest, make_two_source_manifest, tiny_overrides
 
-from cxrlab.data.manifest import read_manifest, write_manifest
 from cxrlab.train.checkpoint import load_checkpoint, load_train_state
 
 pytestmark = pytest.mark.slow
@@ -37,10 +36,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
 def test_torchrun_with_group_dro_and_source_adversary(tmp_path):
     """The losses with state of their own under DDP: one q and one adversary head across ranks, and
     no rank left waiting in a collective (a batch without adversary films still joins the averaging)."""
-    manifest = make_manifest(tmp_path, per_class=12, size=32)
-    df = read_manifest(manifest)
-    df.loc[df.index % 3 == 0, "source"] = "other-hospital"
-    write_manifest(df, manifest)
+    make_two_source_manifest(tmp_path, per_class=12)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "cxrlab", "train"]
     extra = ["loss.imbalance=group-dro", "loss.dro_eta=0.5", "loss.source_adversary=0.5", "loss.adversary_min_films=1"]

@@ -9,10 +9,9 @@ import sys
 import time
 
 import pytest
-from helpers_train import make_manifest, tiny_overrides
+from helpers_train import make_two_source_manifest, tiny_overrides
 from safetensors.torch import load_file
 
-from cxrlab.data.manifest import read_manifest, write_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +29,7 @@ GROUP_DRO_ADVERSARY = ["loss.imbalance=group-dro", "loss.dro_eta=0.5", "loss.sou
 
 @pytest.mark.parametrize("extra", [[], GROUP_DRO_ADVERSARY], ids=["sampler", "group-dro+adversary"])
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path, extra):
-    manifest = make_manifest(tmp_path, per_class=12, size=32)
-    df = read_manifest(manifest)
-    df.loc[df.index % 3 == 0, "source"] = "other-hospital"  # two sources: six (class, source) groups
-    write_manifest(df, manifest)
+    make_two_source_manifest(tmp_path, per_class=12)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(_train_cmd(tmp_path, "full", extra), env=env, check=True, capture_output=True, timeout=300)
 
