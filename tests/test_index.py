@@ -13,6 +13,7 @@ from cxrlab.data.layouts.common import (
     CLASS_FOLDER_NAMES, LATERAL, MASK, NOT_XRAY, UNKNOWN_LABEL, UNLISTED, folder_label,
 )
 from cxrlab.data.manifest import CORE_COLUMNS, read_manifest
+from cxrlab.io.images import HEADER_FIELDS
 from cxrlab.errors import ConfigError
 from cxrlab.io.images import read_image, to_uint8
 from cxrlab.labels import canonical_label
@@ -40,7 +41,7 @@ def test_manifest_csv_sources_under_one_root(tmp_path):
     (tmp_path / "data" / "README.md").write_text("several sources\n")
     result = _index(tmp_path / "data")
     df = result.manifest
-    assert list(df.columns) == list(CORE_COLUMNS)
+    assert list(df.columns) == list(CORE_COLUMNS) + [f for f in HEADER_FIELDS if f not in CORE_COLUMNS]
     assert sorted(set(df["source"])) == ["src-a", "src-b"]
     rows = _by_name(result)
     a, b = rows["a.jpg"], rows["b.jpg"]
@@ -118,7 +119,11 @@ def test_dicom_fields_views_and_modality(tmp_path):
     assert (pa["label"], pa["patient_id"], pa["view"]) == ("COVID", "dicoms:P9", "PA")
     assert (pa["bits"], pa["format"], pa["width"]) == (12, "DICOM", 24)
     assert (noext["label"], noext["patient_id"], noext["view"]) == ("Normal", "dicoms:P10", "AP")
-    assert _reasons(result) == {"lat.dcm": LATERAL, "ct.dcm": NOT_XRAY}
+    assert _reasons(result) == {"lat.dcm": LATERAL, "ct.dcm": "not a chest radiograph: Modality CT"}
+    header = {k: pa[k] for k in ("modality", "body_part", "photometric", "transfer_syntax")}
+    assert header == {"modality": "DX", "body_part": "CHEST", "photometric": "MONOCHROME2",
+                      "transfer_syntax": "ExplicitVRLittleEndian"}
+    assert noext["photometric"] == "MONOCHROME1"
     assert "lat.dcm" in _by_name(_index(root, frontal_only=False))
 
 

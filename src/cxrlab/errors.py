@@ -18,5 +18,12 @@ class ImageReadError(CxrlabError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class ImageRefusedError(ImageReadError):
+    """The file decodes, but is not an image the models may judge (CT, MR, ultrasound, RT dose,
+    segmentation, colour photograph...). ``reason`` says why, e.g. "not a chest radiograph:
+    Modality CT". Per-file error handling treats it like any unreadable file: an error row or an
+    HTTP 4xx, never class probabilities; the indexer excludes such files with the reason."""
+
+
 class ConfigError(CxrlabError):
     """A configuration, label scheme or manifest is invalid."""

@@ -24,6 +24,7 @@ from cxrlab.data.layouts.common import LATERAL, NOT_XRAY, is_lateral, is_xray_mo
 from cxrlab.data.manifest import CORE_COLUMNS, write_manifest
 from cxrlab.errors import CxrlabError
 from cxrlab.io.atomic import atomic_path
+from cxrlab.io.images import HEADER_FIELDS
 
 SKIPPED_NAME = "index_skipped.csv"
 EXCLUDED_NAME = "index_excluded.csv"
@@ -76,6 +77,9 @@ def index_datasets(
         if "error" in info:
             found.skip(cand.path, str(info["error"]))
             continue
+        if "refused" in info:
+            found.exclude(cand.path, str(info["refused"]))
+            continue
         row, modality = _manifest_row(cand, info)
         if not is_xray_modality(modality):
             found.exclude(cand.path, NOT_XRAY)
@@ -83,7 +87,7 @@ def index_datasets(
             found.exclude(cand.path, LATERAL)
         else:
             rows.append(row)
-    manifest = pd.DataFrame(rows, columns=list(CORE_COLUMNS))
+    manifest = pd.DataFrame(rows, columns=list(CORE_COLUMNS) + [f for f in HEADER_FIELDS if f not in CORE_COLUMNS])
     manifest = manifest.sort_values(["source", "path"], kind="stable").reset_index(drop=True)
     return IndexResult(
         manifest=manifest, skipped=sorted(found.skipped), excluded=sorted(found.excluded),
@@ -100,6 +104,7 @@ def _manifest_row(cand: Candidate, info: dict) -> tuple[dict[str, object], str]:
         "view": cand.view or meta.get("view", ""), "split": cand.split,
     }
     row.update({k: info[k] for k in CORE_COLUMNS if k in info})
+    row.update({k: meta.get(k, "") for k in HEADER_FIELDS if k not in row})  # DICOM header fields
     return row, meta.get("modality", "")
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 
 from cxrlab.data.fingerprint import fingerprint
-from cxrlab.errors import ImageReadError
+from cxrlab.errors import ImageReadError, ImageRefusedError
 from cxrlab.io.images import read_image, to_uint8
 
 
 def describe_file(path: str) -> dict[str, object]:
     """Everything the manifest records about a file's bytes and pixels.
 
-    Returns ``{"error": reason}`` instead of raising, so that one bad file never stops a run.
+    Returns ``{"error": reason}`` (``{"refused": reason}`` for a non-radiograph) instead of raising,
+    so that one bad file never stops a run.
     The hashes and statistics are of the full-resolution decode (no draft/reduced decoding).
     """
     try:
@@ -27,6 +28,8 @@ def describe_file(path: str) -> dict[str, object]:
             "width": image.width, "height": image.height, "bits": image.bits, "format": image.format,
             "sha1": hashlib.sha1(data).hexdigest(), **fingerprint(gray), "meta": dict(image.meta),
         }
+    except ImageRefusedError as exc:  # not a chest radiograph: excluded on purpose, with the reason
+        return {"refused": exc.reason}
     except ImageReadError as exc:
         return {"error": exc.reason}
     except OSError as exc:

@@ -84,18 +84,18 @@ def save_dicom(
     MONOCHROME1 so that a correct reader recovers the same picture)."""
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, generate_uid
 
     path = Path(path)
     data = pixels.astype(np.uint16)
     if photometric == "MONOCHROME1":
         data = (2**bits_stored - 1) - data
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPClassUID = DigitalXRayImageStorageForPresentation
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "DX"
     ds.PatientID = patient_id

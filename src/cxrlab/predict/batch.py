@@ -17,12 +17,13 @@ import numpy as np
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.overlay import overlay_heatmap, png_bytes
 from cxrlab.io.atomic import atomic_open, write_bytes
-from cxrlab.io.images import DEFAULT_MAX_PIXELS
+from cxrlab.io.images import DEFAULT_MAX_PIXELS, HEADER_FIELDS
 from cxrlab.predict.predictor import Prediction, Predictor
 
 
 def csv_columns(classes: Sequence[str]) -> list[str]:
-    return ["path", "label", "probability", "decision", "flagged", *[f"prob_{c}" for c in classes], "heatmap", "error"]
+    return ["path", "label", "probability", "decision", "flagged", *[f"prob_{c}" for c in classes], "heatmap", "error",
+            *HEADER_FIELDS]
 
 
 def predict_files(
@@ -38,9 +39,9 @@ def predict_files(
     batch_size = max(int(batch_size), 1)
     chunks = [list(paths[i:i + batch_size]) for i in range(0, len(paths), batch_size)]
 
-    def load(path) -> np.ndarray | str:
+    def load(path) -> tuple[np.ndarray, dict[str, str]] | str:
         try:
-            return predictor.load(path, name=str(path), max_pixels=max_pixels)
+            return predictor.load_view(path, name=str(path), max_pixels=max_pixels)[:2]
         except ImageReadError as exc:
             return exc.reason
 
@@ -56,15 +57,15 @@ def predict_files(
 
 
 def _predict_chunk(predictor: Predictor, chunk, loaded, offset: int, heatmap_dir) -> Iterator[dict[str, str]]:
-    ok = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
-    preds = predictor.predict_views(np.stack([loaded[i] for i in ok]), heatmaps=heatmap_dir is not None) if ok else []
+    ok = [i for i, item in enumerate(loaded) if isinstance(item, tuple)]
+    preds = predictor.predict_views(np.stack([loaded[i][0] for i in ok]), heatmaps=heatmap_dir is not None) if ok else []
     by_index = dict(zip(ok, preds))
     for i, path in enumerate(chunk):
         if i not in by_index:
             yield _error_row(path, str(loaded[i]))
             continue
         heat = _write_heatmap(by_index[i], heatmap_dir, offset + i, Path(path)) if heatmap_dir is not None else ""
-        yield _row(path, by_index[i], heat)
+        yield _row(path, by_index[i], heat) | {k: loaded[i][1].get(k, "") for k in HEADER_FIELDS}
 
 
 def _row(path, pred: Prediction, heatmap: str) -> dict[str, str]:

@@ -71,8 +71,13 @@ class Predictor:
     def load(self, source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Read a file or bytes (PNG/JPEG/DICOM...) into the model's ``(S, S)`` uint8 view.
         Raises ``ImageReadError``."""
+        return self.load_view(source, name=name, max_pixels=max_pixels)[0]
+
+    def load_view(self, source: str | Path | bytes, name: str | None = None,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, dict[str, str], tuple[str, ...]]:
+        """Like :meth:`load`, plus the file's header fields (``LoadedImage.meta``) and warnings."""
         image = read_image(source, name=name, max_pixels=max_pixels)
-        return preprocess(to_uint8(image), self.preprocess_config)
+        return preprocess(to_uint8(image), self.preprocess_config), image.meta, image.warnings
 
     def predict_images(self, grays: Sequence[np.ndarray], heatmaps: bool = False) -> list[Prediction]:
         """Predict 2-D uint8 films of any size (preprocessed here)."""
