@@ -119,7 +119,8 @@ def inflate_first_frame(header: DicomHeader, frame_bytes: int, label: str) -> tu
     length = int.from_bytes(element[8:12], "little")
     if length == 0xFFFFFFFF:
         raise ImageReadError(label, "deflated DICOM with encapsulated pixel data is not supported")
-    frame = bytes(inflater.data[start + 12:start + 12 + min(frame_bytes, length)])
+    frame = bytes(memoryview(inflater.data)[start + 12:start + 12 + min(frame_bytes, length)])
+    inflater.data = bytearray()  # the inflated bytes are not needed again: free them before decoding
     if len(frame) < frame_bytes:
         raise ImageReadError(label, f"DICOM pixel data is truncated ({len(frame):,} of {frame_bytes:,} bytes "
                                     "for the first frame)")
