@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cxrlab.errors import ImageReadError
 from cxrlab.io.images import read_image, to_uint8
@@ -57,3 +58,79 @@ def test_pixel_limit_refuses_oversized_images(image_files):
 def test_missing_file(tmp_path):
     with pytest.raises(ImageReadError, match="cannot read"):
         read_image(tmp_path / "nope.png")
+
+
+def _film8(size: int = 64) -> np.ndarray:
+    from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+
+    return to_uint8_film(synthetic_film("Normal", np.random.default_rng(5), size))
+
+
+def _colour_photo(size: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(9)
+    blocks = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    return np.kron(blocks, np.ones((size // 8, size // 8, 1), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_colour_photographs_are_refused(tmp_path, suffix):
+    from cxrlab.errors import ImageRefusedError
+
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(_colour_photo()).save(path)
+    with pytest.raises(ImageRefusedError, match=r"not a chest radiograph: colour photograph \((PNG|JPEG) RGB\) "
+                                                r"\(strong chroma in \d+% of pixels\)"):
+        read_image(path)
+    assert read_image(path, radiograph_only=False).pixels.shape == (64, 64)
+
+
+def test_gray_films_stored_in_colour_are_accepted(tmp_path):
+    film = _film8()
+    annotated = np.stack([film] * 3, -1)
+    annotated[5:8, 5:40] = (255, 0, 0)  # a red arrow-like mark: ~2.5% of the pixels
+    Image.fromarray(annotated).save(tmp_path / "annotated.png")
+    assert read_image(tmp_path / "annotated.png").warnings == ()
+    sepia = np.stack([film, (film * 0.85).astype(np.uint8), (film * 0.6).astype(np.uint8)], -1)
+    Image.fromarray(sepia).save(tmp_path / "sepia.jpg", quality=95)
+    img = read_image(tmp_path / "sepia.jpg")
+    assert len(img.warnings) == 1 and img.warnings[0].startswith("tinted image (colour cast of")
+    Image.fromarray(np.stack([film] * 3, -1)).save(tmp_path / "rgb.jpg", quality=95)
+    gray = read_image(tmp_path / "rgb.jpg")  # decoded straight to gray: same picture
+    assert gray.warnings == () and np.abs(gray.pixels.astype(int) - film).mean() < 2
+
+
+@pytest.mark.parametrize("size, expected", [
+    ((1, 1), "degenerate image: 1x1 (under 16 pixels on a side)"),
+    ((1, 20000), "degenerate image: 1x20000 (under 16 pixels on a side)"),
+    ((400, 40), "degenerate image: 400x40 (aspect ratio 10.0:1)"),
+])
+def test_degenerate_images_are_flagged(tmp_path, size, expected):
+    Image.new("L", size, 3).save(tmp_path / "d.png")
+    assert read_image(tmp_path / "d.png").warnings == (expected,)
+
+
+def test_constant_images_are_flagged(tmp_path):
+    Image.new("L", (64, 64), 77).save(tmp_path / "c.png")
+    assert read_image(tmp_path / "c.png").warnings == ("degenerate image: 64x64 with constant pixels (all 77)",)
+
+
+def test_animated_gif_and_multipage_tiff_say_only_the_first_frame_is_used(tmp_path):
+    film = _film8()
+    frames = [Image.fromarray(f) for f in (film, 255 - film, film // 2)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "a.tif", save_all=True, append_images=frames[1:])
+    for name in ("a.gif", "a.tif"):
+        img = read_image(tmp_path / name)
+        assert img.warnings == ("multi-frame file: first of 3 frames used",), name
+        assert _corr(img.pixels, film) > 0.95
+
+
+def test_content_decides_the_format_not_the_name(tmp_path, image_files):
+    png_as_dcm = tmp_path / "film.dcm"
+    png_as_dcm.write_bytes(Path(image_files["png8"]).read_bytes())
+    img = read_image(png_as_dcm)
+    assert img.format == "PNG" and np.array_equal(img.pixels, read_image(image_files["png8"]).pixels)
+    assert img.warnings == ("file named .dcm holds a PNG image, read as PNG",)
+    dicom_as_png = tmp_path / "scan.png"
+    dicom_as_png.write_bytes(Path(image_files["dicom_m2"]).read_bytes())
+    assert read_image(dicom_as_png).format == "DICOM"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,6 +66,27 @@ def test_csv_has_a_row_per_file_with_errors_for_bad_files_and_never_stops(bundle
         expected = "COVID" if probs[0] >= 0.2 else max(("Normal", "Pneumonia"), key=lambda c: float(row[f"prob_{c}"]))
         assert row["decision"] == expected
         assert Image.open(row["heatmap"]).size == (predictor.size, predictor.size)
+
+
+def test_no_probabilities_for_pydicoms_corpus_and_header_fields_in_the_csv(bundle, image_files, tmp_path):
+    import warnings
+
+    from pydicom.data.data_manager import DATA_ROOT
+
+    _, path = bundle
+    predictor = Predictor.from_bundle(path)
+    files = sorted((Path(DATA_ROOT) / "test_files").glob("*.dcm")) + [image_files["dicom_m2"], image_files["png8"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        counts = write_csv(predict_files(predictor, files, batch_size=16), tmp_path / "p.csv", predictor.classes)
+    rows = _read(tmp_path / "p.csv")
+    corpus, dx, png = rows[:-2], rows[-2], rows[-1]
+    assert counts["errors"] == len(corpus) and all(r["error"] and r["prob_COVID"] == "" for r in corpus)
+    assert sum(r["error"].startswith("not a chest radiograph: ") for r in corpus) == 64
+    assert {k: dx[k] for k in ("modality", "view", "body_part", "photometric", "transfer_syntax")} == {
+        "modality": "DX", "view": "PA", "body_part": "CHEST", "photometric": "MONOCHROME2",
+        "transfer_syntax": "ExplicitVRLittleEndian"}
+    assert dx["prob_COVID"] and png["prob_COVID"] and png["modality"] == ""
 
 
 def test_predictor_matches_the_torch_model_with_temperature(bundle, image_files):

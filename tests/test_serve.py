@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,7 @@ def _bomb_png() -> bytes:
     ("bomb", 413, "too_many_pixels"),
     ("oversized_upload", 413, "upload_too_large"),
     ("unsupported_dicom", 415, "unsupported_dicom"),
+    ("ct_dicom", 422, "not_a_chest_radiograph"),
 ])
 def test_bad_uploads_get_clear_4xx_json_errors(client, tmp_path, case, status, code):
     good = png_bytes(film("Normal", 2, 80))
@@ -106,11 +108,31 @@ def test_bad_uploads_get_clear_4xx_json_errors(client, tmp_path, case, status, c
         "bomb": _bomb_png,
         "oversized_upload": lambda: np.random.default_rng(0).bytes(300_000),
         "unsupported_dicom": lambda: unsupported_dicom(tmp_path / "j2k.dcm", film()).read_bytes(),
+        "ct_dicom": lambda: _pydicom_test_file("CT_small.dcm"),
     }[case]()
-    r = _post(client, payload, name="upload.dcm" if case == "unsupported_dicom" else "upload.png")
+    r = _post(client, payload, name="upload.dcm" if case.endswith("dicom") else "upload.png")
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert error["code"] == code and error["message"]
+
+
+def _pydicom_test_file(name: str) -> bytes:
+    from pydicom.data.data_manager import DATA_ROOT
+
+    return (Path(DATA_ROOT) / "test_files" / name).read_bytes()
+
+
+def test_a_dicom_whose_voi_window_is_zero_is_predicted_not_a_500(client, tmp_path):
+    from cxrlab.data.synthetic import save_dicom
+
+    import pydicom
+
+    path = save_dicom(tmp_path / "ww0.dcm", np.full((64, 64), 100, dtype=np.uint16))
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = 100, 0
+    ds.save_as(path)
+    r = _post(client, path.read_bytes(), name="ww0.dcm")
+    assert r.status_code == 200, r.text
 
 
 def test_malformed_requests_are_4xx(client):
