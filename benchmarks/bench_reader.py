@@ -8,7 +8,12 @@
   a PNG named .dcm) under ``/usr/bin/time -v`` and an 8 GB address-space cap: exit status, peak RSS, the CSV row. ``--src`` picks
   the cxrlab source tree, so that an older checkout can be measured the same way.
 
-    python benchmarks/bench_reader.py --parts corpus bombs [--src OLD_CHECKOUT/src]
+- ``decoders``: pydicom decoder plugins compared (``pylibjpeg``, ``gdcm``, ``pillow``: whichever are
+  importable; e.g. ``pip install --target /tmp/gdcm python-gdcm`` and ``PYTHONPATH=/tmp/gdcm``):
+  corpus files each decodes, and decode time of a 2048 x 2500 12-bit film in each lossless syntax
+  (written with GDCM's encoders, so GDCM must be importable for that half).
+
+    python benchmarks/bench_reader.py --parts corpus bombs decoders [--src OLD_CHECKOUT/src]
 """
 
 from __future__ import annotations
@@ -36,8 +41,11 @@ def corpus(radiograph_only: bool) -> dict:
 
     from pydicom.data.data_manager import DATA_ROOT
 
-    from cxrlab.errors import ImageReadError, ImageRefusedError
+    from cxrlab import errors
+    from cxrlab.errors import ImageReadError
     from cxrlab.io.images import read_image
+
+    refused = getattr(errors, "ImageRefusedError", ())  # () for a reader older than the refusals
 
     warnings.simplefilter("ignore")
     rows, start = [], time.perf_counter()
@@ -45,15 +53,87 @@ def corpus(radiograph_only: bool) -> dict:
         try:
             kwargs = {} if radiograph_only else {"radiograph_only": False}
             image = read_image(path, **kwargs)
-            rows.append((path.name, "accepted" if radiograph_only else "decoded", "; ".join(image.warnings)))
-        except ImageRefusedError as exc:
-            rows.append((path.name, "refused", exc.reason))
+            rows.append((path.name, "accepted" if radiograph_only else "decoded", "; ".join(getattr(image, "warnings", ()))))
         except ImageReadError as exc:
-            kind = "no pixel data" if "no pixel data" in exc.reason else "error"
+            kind = "refused" if isinstance(exc, refused) else "no pixel data" if "no pixel data" in exc.reason \
+                else "error"
             rows.append((path.name, kind, exc.reason))
         except Exception as exc:  # an old reader may let these through
             rows.append((path.name, "crash", f"{type(exc).__name__}: {exc}"))
     return {"seconds": time.perf_counter() - start, "counts": dict(Counter(r[1] for r in rows)), "rows": rows}
+
+
+_FILM_SYNTAXES = {"JPEG lossless SV1": "JPEGLosslessProcess14_1", "JPEG-LS lossless": "JPEGLSLossless",
+                  "JPEG 2000 lossless": "JPEG2000Lossless", "RLE": "RLELossless"}
+
+
+def decoders(work: Path) -> dict:
+    import warnings
+
+    import pydicom
+    from pydicom.data.data_manager import DATA_ROOT
+
+    warnings.simplefilter("ignore")
+    plugins = [p for p in ("pylibjpeg", "gdcm", "pillow") if _importable({"pylibjpeg": "libjpeg", "pillow": "PIL"}.get(p, p))]
+    films = _films(work) if _importable("gdcm") else {}
+    report: dict = {}
+    for plugin in plugins:
+        decoded, failed = 0, []
+        for path in sorted((Path(DATA_ROOT) / "test_files").glob("*.dcm")):
+            ds = pydicom.dcmread(path, force=True)
+            if "PixelData" not in ds:
+                continue
+            try:
+                syntax = ds.file_meta.TransferSyntaxUID
+                ds.pixel_array_options(decoding_plugin=plugin if syntax.is_compressed else "")
+                ds.pixel_array  # noqa: B018 - decoding is the point
+                decoded += 1
+            except Exception:  # noqa: BLE001 - counting failures
+                failed.append(path.name)
+        times = {}
+        for name, path in films.items():
+            try:
+                ds = pydicom.dcmread(path)
+                ds.pixel_array_options(decoding_plugin=plugin)
+                start = time.perf_counter()
+                ds.pixel_array  # noqa: B018
+                times[name] = round((time.perf_counter() - start) * 1000)
+            except Exception:  # noqa: BLE001
+                times[name] = None
+        report[plugin] = {"decoded": decoded, "failed": failed, "film_ms": times}
+        print(plugin, json.dumps(report[plugin]), flush=True)
+    return report
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _films(work: Path) -> dict[str, str]:
+    import gdcm
+
+    from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint16_film
+
+    film = to_uint16_film(synthetic_film("COVID", np.random.default_rng(0), 2048), 12)
+    source = str(save_dicom(work / "film.dcm", np.ascontiguousarray(np.pad(film, ((0, 452), (0, 0)), mode="edge"))))
+    out = {}
+    for name, syntax in _FILM_SYNTAXES.items():
+        reader = gdcm.ImageReader()
+        reader.SetFileName(source)
+        reader.Read()
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(getattr(gdcm.TransferSyntax, syntax)))
+        change.SetInput(reader.GetImage())
+        change.Change()
+        writer = gdcm.ImageWriter()
+        out[name] = str(work / f"film-{syntax}.dcm")
+        writer.SetFileName(out[name])
+        writer.SetFile(reader.GetFile())
+        writer.SetImage(change.GetOutput())
+        writer.Write()
+    return out
 
 
 def _dataset_bytes(ds) -> bytes:
@@ -229,9 +309,40 @@ def bombs(src: str, work: Path) -> list[dict]:
     return results
 
 
+_SERVE = """
+import resource, sys
+from fastapi.testclient import TestClient
+from cxrlab.predict.predictor import Predictor
+from cxrlab.serve.app import create_app
+with TestClient(create_app(Predictor.from_bundle(sys.argv[1]))) as client:
+    data = open(sys.argv[2], "rb").read()
+    r = client.post("/v1/predict", files={"file": (sys.argv[2], data, "application/octet-stream")})
+print(r.status_code, r.text[:160])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def serve_bomb(src: str, work: Path) -> dict:
+    """The deflated bomb posted to ``/v1/predict`` (in-process TestClient): status and peak RSS."""
+    path = work / "deflate_bomb.dcm"
+    if not path.exists():
+        deflate_bomb(path)
+    bundle = work / "model.cxrlab"
+    if not bundle.exists():
+        make_bundle(work)
+    proc = subprocess.run(["prlimit", f"--as={8 << 30}", sys.executable, "-c", _SERVE, str(bundle), str(path)],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=src))
+    lines = proc.stdout.strip().splitlines()
+    result = {"case": "deflated DICOM bomb posted to /v1/predict", "rc": proc.returncode,
+              "response": lines[0] if lines else proc.stderr[-300:],
+              "peak_rss_mb": int(lines[-1]) / 1024 if len(lines) > 1 else None}
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--parts", nargs="+", default=["corpus", "bombs"], choices=["corpus", "bombs"])
+    parser.add_argument("--parts", nargs="+", default=["corpus", "bombs"], choices=["corpus", "bombs", "decoders"])
     parser.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cxrlab-bench-reader")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every result")
@@ -245,7 +356,9 @@ def main() -> None:
             report[f"corpus_radiograph_only_{mode}"] = res
             print(f"radiograph_only={mode}: {res['counts']} in {res['seconds']:.2f} s")
     if "bombs" in args.parts:
-        report["bombs"] = bombs(args.src, args.work)
+        report["bombs"] = bombs(args.src, args.work) + [serve_bomb(args.src, args.work)]
+    if "decoders" in args.parts:
+        report["decoders"] = decoders(args.work)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
 

@@ -111,7 +111,10 @@ def _decode_first_frame(header: DicomHeader, frame_bytes: int, label: str) -> np
 
     try:
         if header.inflater is not None:
-            return pixel_array(_inflated_dataset(header, frame_bytes, label))
+            ds = _inflated_dataset(header, frame_bytes, label)
+            frame = pixel_array(ds)
+            del ds[header.pixel_tag]  # the inflated bytes: not needed once decoded
+            return frame
         options = {} if header.syntax else {"transfer_syntax_uid": _guessed_syntax(header.ds)}
         try:
             return pixel_array(header.source, index=0, **options)

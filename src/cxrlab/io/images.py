@@ -135,8 +135,6 @@ def to_uint8(image: LoadedImage) -> np.ndarray:
     lo, hi = int(px.min()), int(px.max())
     if hi <= lo:
         return np.zeros(px.shape, dtype=np.uint8)
-    out = px.astype(np.float32)
-    out -= lo
-    out *= 255.0 / (hi - lo)
-    np.rint(out, out=out)
-    return out.astype(np.uint8)
+    levels = np.arange(lo, hi + 1, dtype=np.float32)  # a lookup table: no float copy of the image
+    table = np.rint((levels - lo) * np.float32(255.0 / (hi - lo))).astype(np.uint8)
+    return table[px - np.asarray(lo, dtype=px.dtype)] if lo else table[px]
