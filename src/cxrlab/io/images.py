@@ -24,11 +24,12 @@ import numpy as np
 
 from cxrlab.errors import ImageReadError
 from cxrlab.io.dicom_meta import HEADER_FIELDS, dicom_meta
+from cxrlab.io.flags import image_warnings
 from cxrlab.io.loaded import LoadedImage
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "DICOM_SUFFIXES", "HEADER_FIELDS", "IMAGE_SUFFIXES", "SUPPORTED_SUFFIXES", "LoadedImage",
-    "dicom_meta", "is_dicom_bytes", "read_image", "sniff_format", "to_uint8",
+    "dicom_meta", "image_warnings", "is_dicom_bytes", "read_image", "sniff_format", "to_uint8",
 ]
 
 #: Default pixel limit (width * height). A 4k x 4k film is 16.7 M pixels; DICOM mammo can be more.

@@ -40,7 +40,7 @@ CLASS_FOLDER_NAMES = frozenset({
     "pneumonia bacterial", "bacteria", "bacterial", "virus", "lung opacity", "other", "tuberculosis",
 })
 _LATERAL_VIEWS = frozenset({"l", "ll", "rl", "lat", "lateral", "left lateral", "right lateral"})
-_XRAY_MODALITIES = frozenset({"", "x ray", "xray", "cr", "dx", "dr", "rx", "ot", "cxr", "radiograph"})
+_XRAY_MODALITIES = frozenset({"", "x ray", "xray", "cr", "dx", "dr", "rg", "rx", "ot", "cxr", "radiograph"})
 
 
 def normalise_name(name: str) -> str:
