@@ -62,6 +62,7 @@ def build_card(meta, checkpoint_dir: Path, evaluation: Path | None = None) -> di
         "preprocessing": {**dict(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
                           "steps": "decode (PNG/JPEG/DICOM, MONOCHROME2) -> 8-bit gray -> resize/equalise "
                                    "(cxrlab.data.preprocess) -> x/255 -> (x - mean) / std"},
+        "pretrained_weights": dict(getattr(meta, "weights_origin", {}) or {}),
         "temperature": float(meta.temperature or 1.0),
         "thresholds": _finite(meta.thresholds),
         "metrics": {"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
