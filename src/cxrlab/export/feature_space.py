@@ -90,19 +90,6 @@ def fit_feature_space(features: np.ndarray, max_components: int = MAX_COMPONENTS
     return FeatureSpace(center, basis, scale, max(residual_ms, _EPS), space.explained)
 
 
-def cross_fitted_scores(features: np.ndarray, folds: int = 5, seed: int = 0,
-                        max_components: int = MAX_COMPONENTS) -> np.ndarray:
-    """Each film's outlier score under a feature space fitted *without* it (``folds``-fold), so a
-    threshold taken from these scores is honest for new films from the same distribution."""
-    x = np.asarray(features, dtype=np.float64)
-    order = np.random.default_rng(seed).permutation(len(x))
-    scores = np.empty(len(x))
-    for part in np.array_split(order, min(folds, len(x))):
-        rest = np.setdiff1d(order, part)
-        scores[part] = fit_feature_space(x[rest], max_components).score(x[part])
-    return scores
-
-
 def rounded(values: np.ndarray, digits: int = 6) -> list[float]:
     """Floats with ``digits`` significant digits (keeps the JSON small)."""
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).ravel()]

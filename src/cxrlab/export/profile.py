@@ -3,9 +3,9 @@
 Built at export from a sample of the run's films (see :mod:`cxrlab.export.reference`), or by
 ``cxrlab adapt`` from the site films it adapted to. It holds, per reference film: the raw-file
 statistics (intensity mean/std, width, height, bit depth, format), the intensity of the model's
-view, the film's position in the model's feature space (at most 32 PCA coordinates + residual, see
-:mod:`cxrlab.export.feature_space`) and its honest outlier score; plus the feature space itself,
-the 99th-percentile outlier threshold and the predicted-class mix. ``cxrlab site-check`` compares a
+view; the feature space (at most 32 PCA directions + residual, see :mod:`cxrlab.export.feature_space`)
+fitted on half the films, and the other half's positions and outlier scores in it (out-of-sample,
+like a site's films), with their 99th-percentile outlier threshold; and the predicted-class mix. ``cxrlab site-check`` compares a
 site's films with it. No torch: features come from the exported graph through ONNX Runtime, exactly
 as the site check will compute them.
 """
@@ -13,8 +13,9 @@ as the site check will compute them.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,12 +23,12 @@ import numpy as np
 from cxrlab.data.films import STAT_KEYS, FilmSet
 from cxrlab.data.preprocess import to_model_input
 from cxrlab.errors import CxrlabError
-from cxrlab.export.feature_space import FeatureSpace, rounded, cross_fitted_scores, fit_feature_space
+from cxrlab.export.feature_space import MAX_COMPONENTS, FeatureSpace, fit_feature_space, rounded
 
 PROFILE_FORMAT = "cxrlab-training-profile"
 PROFILE_VERSION = 1
 #: Fewer reference films than this with features: no feature comparison (too little to describe).
-MIN_FEATURE_FILMS = 20
+MIN_FEATURE_FILMS = 40
 OUTLIER_QUANTILE = 0.99
 
 
@@ -91,16 +92,40 @@ def build_profile(films: FilmSet, outputs: ModelOutputs, classes, temperature: f
     elif len(feats) < MIN_FEATURE_FILMS:
         profile["features_note"] = f"only {len(feats)} reference films (need {MIN_FEATURE_FILMS}) to describe the features"
     else:
-        space = fit_feature_space(feats)
-        scores = cross_fitted_scores(feats, seed=seed)
-        profile["features"] = {
-            "space": space.to_dict(),
-            "coordinates": [rounded(row, 5) for row in space.coordinates(feats)],
-            "outlier_scores": rounded(scores, 5),
-            "outlier_quantile": OUTLIER_QUANTILE,
-            "outlier_threshold": float(np.quantile(scores, OUTLIER_QUANTILE)),
-        }
+        profile["features"] = describe_features(feats, seed)
     return profile
+
+
+def describe_features(feats: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """Fit the feature space on one half of the reference films and describe the *other* half in
+    it: their coordinates and outlier scores are then out-of-sample, exactly like a site's films
+    will be (coordinates of the films a PCA was fitted on are systematically tighter, which would
+    make any new folder look shifted)."""
+    order = np.random.default_rng(seed).permutation(len(feats))
+    fit, held = order[: len(order) // 2], order[len(order) // 2:]
+    space = fit_feature_space(feats[fit], max(2, min(MAX_COMPONENTS, len(fit) // 4)))
+    # the typical off-subspace distance of *new* films (in-sample residuals are smaller)
+    space = replace(space, residual_ms=max(float(space.residual(feats[held]).mean()), 1e-12))
+    scores = space.score(feats[held])
+    threshold, expected = conformal_threshold(scores, OUTLIER_QUANTILE)
+    return {
+        "space": space.to_dict(), "fitted_on": int(len(fit)), "described": int(len(held)),
+        "coordinates": [rounded(row, 5) for row in space.coordinates(feats[held])],
+        "outlier_scores": rounded(scores, 5),
+        "outlier_quantile": OUTLIER_QUANTILE,
+        "outlier_threshold": threshold,
+        "outlier_expected_share": expected,
+    }
+
+
+def conformal_threshold(scores: np.ndarray, quantile: float) -> tuple[float, float]:
+    """``(threshold, expected share above it)``: the ``r``-th smallest of ``n`` held-out scores with
+    ``r = min(n, ceil(quantile * (n + 1)))``; a new film from the same distribution exceeds it with
+    probability exactly ``(n + 1 - r) / (n + 1)`` (1% for n >= 99, more for fewer reference films)."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))
+    n = len(ordered)
+    r = int(min(n, math.ceil(quantile * (n + 1))))
+    return float(ordered[r - 1]), float((n + 1 - r) / (n + 1))
 
 
 def profile_bytes(profile: dict[str, Any]) -> bytes:
@@ -121,6 +146,7 @@ class TrainingProfile:
     outlier_scores: np.ndarray | None
     outlier_threshold: float | None
     notes: tuple[str, ...] = ()
+    outlier_expected_share: float = 1 - OUTLIER_QUANTILE
 
     @property
     def films(self) -> int:
@@ -148,6 +174,8 @@ def parse_profile(data: bytes, source: str = "") -> TrainingProfile:
             outlier_scores=np.asarray(feats["outlier_scores"], dtype=np.float64) if feats else None,
             outlier_threshold=float(feats["outlier_threshold"]) if feats else None,
             notes=tuple(n for n in [d.get("features_note")] if n),
+            outlier_expected_share=float(feats.get("outlier_expected_share", 1 - OUTLIER_QUANTILE)) if feats
+            else 1 - OUTLIER_QUANTILE,
         )
     except ProfileError:
         raise

@@ -19,7 +19,7 @@ from cxrlab.config import PreprocessConfig
 from cxrlab.data.films import FilmSet, load_films
 
 #: Default number of reference films decoded at export.
-DEFAULT_FILMS = 300
+DEFAULT_FILMS = 400
 MIN_HELD_OUT = 100
 OWN_SPLITS = ("train", "val", "test")
 
