@@ -30,6 +30,7 @@ class ExportReport:
     heatmaps: bool
     bytes: int
     sha256: str
+    profile: str = ""  # what the training profile describes, or why there is none
 
 
 def parity_inputs(meta, seed: int = 0) -> np.ndarray:
@@ -96,7 +97,10 @@ def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | P
     path = write_bundle(out, onnx_bytes, card, extras)
     read_bundle(path)  # verify what was written
     data = Path(path).read_bytes()
-    return ExportReport(str(path), used, parity, graph.with_cams, len(data), sha256_hex(data))
+    described = (f"{card['training_profile']['films']} {reference.description.get('kind')} films"
+                 + ("" if card["training_profile"]["features"] else " (no feature comparison)")) if reference else \
+        f"none ({card['training_profile']['note']})"
+    return ExportReport(str(path), used, parity, graph.with_cams, len(data), sha256_hex(data), described)
 
 
 def profile_of(onnx_bytes: bytes, meta, reference: Reference, seed: int = 0) -> dict[str, Any]:

@@ -104,8 +104,10 @@ def describe_features(feats: np.ndarray, seed: int = 0) -> dict[str, Any]:
     order = np.random.default_rng(seed).permutation(len(feats))
     fit, held = order[: len(order) // 2], order[len(order) // 2:]
     space = fit_feature_space(feats[fit], max(2, min(MAX_COMPONENTS, len(fit) // 4)))
-    # the typical off-subspace distance of *new* films (in-sample residuals are smaller)
-    space = replace(space, residual_ms=max(float(space.residual(feats[held]).mean()), 1e-12))
+    # spreads and typical off-subspace distance of *new* films: with fewer films than features,
+    # the fitted films spread more along the fitted directions and less off them than new films do
+    spread = np.maximum((space.project(feats[held]) * space.scale).std(axis=0), 1e-6)
+    space = replace(space, scale=spread, residual_ms=max(float(space.residual(feats[held]).mean()), 1e-12))
     scores = space.score(feats[held])
     threshold, expected = conformal_threshold(scores, OUTLIER_QUANTILE)
     return {
