@@ -181,7 +181,8 @@ def _features(profile: TrainingProfile | None, feats: np.ndarray | None, options
     scores = profile.space.score(feats)
     dom = domain_auc(profile.coordinates, coords, options.seed, options.permutations)
     dom["severity"] = domain_severity(dom)
-    out = outlier_rate(scores, profile.outlier_threshold, profile.outlier_expected_share)
+    out = outlier_rate(scores, profile.outlier_threshold, profile.outlier_expected_share,
+                       len(profile.outlier_scores))
     return {"available": True, "components": profile.space.components, "domain": dom, "outliers": out}, scores, coords
 
 

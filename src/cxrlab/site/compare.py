@@ -10,7 +10,7 @@
   feature-space coordinates and their squares (0.5 = indistinguishable, 1 = perfectly separable), with a
   permutation p-value.
 * :func:`outlier_rate`: films beyond the reference's 99th-percentile outlier score, against the
-  share expected (1% with enough reference films), with a one-sided binomial p-value.
+  share expected (1% with enough reference films), with an exact one-sided p-value.
 """
 
 from __future__ import annotations
@@ -152,14 +152,22 @@ def domain_severity(result: dict) -> str:
     return _severity(auc, p, AUC_MODERATE, AUC_LARGE)
 
 
-def outlier_rate(scores: np.ndarray, threshold: float, expected: float) -> dict:
+def outlier_rate(scores: np.ndarray, threshold: float, expected: float, reference_n: int | None = None) -> dict:
     """Films scoring above ``threshold``, which a film like the reference exceeds with probability
-    ``expected``."""
-    from scipy.stats import binomtest
+    ``expected``. When the threshold is an order statistic of ``reference_n`` reference scores (the
+    conformal threshold of :mod:`cxrlab.export.profile`), the count of exceedances among films like
+    the reference is exactly beta-binomial - which accounts for the threshold's own uncertainty
+    with few reference films; otherwise binomial."""
+    from scipy.stats import betabinom, binomtest
 
     n = int(len(scores))
     k = int((np.asarray(scores) > threshold).sum())
-    p = float(binomtest(k, n, expected, alternative="greater").pvalue) if n else None
+    p = None
+    if n and reference_n:
+        a = max(round(expected * (reference_n + 1)), 1)
+        p = float(betabinom.sf(k - 1, n, a, reference_n + 1 - a)) if k else 1.0
+    elif n:
+        p = float(binomtest(k, n, expected, alternative="greater").pvalue)
     share = k / n if n else math.nan
     severity = "none"
     if p is not None and p < ALPHA:
