@@ -51,6 +51,7 @@ class AdaptOptions:
     site_name: str = ""  # default: the folder's name
     exporter: str = "auto"
     tolerance: float = DEFAULT_TOLERANCE
+    device: str = "cpu"  # where the statistics are re-estimated ("cuda" on a GPU machine); export runs on CPU
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
 
     folder = resolve_checkpoint_dir(run, options.which)
-    model, meta = load_checkpoint(folder)
+    model, meta = load_checkpoint(folder, device=options.device)
     site = load_site_films(films, meta.preprocess_config(), options.max_films, options.seed, options.workers)
     views = site.films.views
     log(f"{site.origin}: {len(views)} readable films ({len(site.films.errors)} unreadable)")
@@ -154,6 +155,7 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     warnings = _guard(site, before, options)
     adapted, change = adapt_batchnorm(model, views, meta.mean, meta.std, meta.in_chans, options.batch_size, options.seed)
     after = _predicted_mix(adapted, views, meta, options.batch_size)
+    adapted = adapted.cpu()
     name = options.site_name or (Path(site.origin).name if site.found and Path(site.origin).exists() else "site")
     record = {
         "method": METHOD, "site": name, "folder": site.origin, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
