@@ -159,3 +159,30 @@ def test_feature_space_and_statistics():
     # uncertainty counts (beta-binomial), though a binomial test at 1/31 would call it significant
     few = outlier_rate(np.r_[np.zeros(35), np.ones(5) * 9], 5.0, 1 / 31, reference_n=30)
     assert few["p_value"] > 0.05 and few["severity"] == "none"
+
+
+def test_site_check_and_recalibration_need_no_torch(site, tmp_path):
+    import subprocess
+    import sys
+
+    root, _, bundle = site
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\n" + "".join(f"{p},{p.name.split('_')[0]}\n" for p in sorted((root / "same").glob("*.png"))))
+    code = (
+        "import sys, importlib.abc\n"  # any 'import torch' now fails (scipy probes sys.modules, so no None entry)
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch': raise ImportError('torch is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from cxrlab.site.check import CheckOptions, check_site\n"
+        "from cxrlab.site.report import write_site_check\n"
+        "from cxrlab.site.recalibrate import RecalibrateOptions, recalibrate_bundle\n"
+        f"c = check_site({str(bundle)!r}, {str(root / 'same')!r}, CheckOptions(permutations=10))\n"
+        f"write_site_check(c, {str(tmp_path / 'out')!r})\n"
+        f"recalibrate_bundle({str(bundle)!r}, {str(labels)!r}, {str(tmp_path / 'r.cxrlab')!r}, RecalibrateOptions(n_boot=10))\n"
+        "assert 'torch' not in sys.modules\n"
+        "print(c.level)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("like", "different") and (tmp_path / "r.cxrlab").exists()

@@ -74,7 +74,8 @@ def site_check_command(
 def adapt_command(
     run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
     paths: list[str] = typer.Argument(..., help="The site's unlabeled films: folders, files or glob patterns."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Adapted bundle (default: cxrlab-out/<run>-adapted-<site>.cxrlab)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Adapted bundle (default: cxrlab-out/<run>-adapted-<site>.cxrlab)."),
     site: str = typer.Option("", "--site", help="Site name for the card (default: the folder's name)."),
     which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
     min_films: int = typer.Option(50, "--min-films", min=2, help="Refuse with fewer readable films (see --force)."),
@@ -104,7 +105,8 @@ def adapt_command(
     shift = rec["statistics_shift"]
     say(f"re-estimated {shift['batchnorm_layers']} BatchNorm layers on {rec['films_used']} films "
         f"(mean shift {shift['mean_shift_in_sd']:.2f} SD, |log std ratio| {shift['mean_abs_log_std_ratio']:.2f})")
-    before, after = (", ".join(f"{c} {v:.0%}" for c, v in rec[k].items()) for k in ("predicted_mix_before", "predicted_mix_after"))
+    before, after = (", ".join(f"{c} {v:.0%}" for c, v in rec[k].items())
+                     for k in ("predicted_mix_before", "predicted_mix_after"))
     say(f"predicted mix on these films: before {before}; after {after}")
     say(f"wrote {report.export.path} (sha256 {report.export.sha256[:16]}...)"
         + (f" and {report.checkpoint}" if report.checkpoint else ""))
@@ -115,7 +117,8 @@ def recalibrate_command(
     bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab), e.g. an adapted one."),
     labels: Path = typer.Argument(..., help="CSV with columns file,label (optional patient_id) of labelled site films."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="New bundle (default: <bundle>-recalibrated.cxrlab)."),
-    target_class: Optional[str] = typer.Option(None, "--target-class", help="Class of the threshold (default: COVID, else the last)."),
+    target_class: Optional[str] = typer.Option(None, "--target-class",
+                                               help="Class of the threshold (default: COVID, else the last)."),
     target_sensitivity: float = typer.Option(0.95, "--target-sensitivity", min=0.01, max=1.0),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed"),

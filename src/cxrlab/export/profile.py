@@ -5,9 +5,9 @@ Built at export from a sample of the run's films (see :mod:`cxrlab.export.refere
 statistics (intensity mean/std, width, height, bit depth, format), the intensity of the model's
 view; the feature space (at most 32 PCA directions + residual, see :mod:`cxrlab.export.feature_space`)
 fitted on half the films, and the other half's positions and outlier scores in it (out-of-sample,
-like a site's films), with their 99th-percentile outlier threshold; and the predicted-class mix. ``cxrlab site-check`` compares a
-site's films with it. No torch: features come from the exported graph through ONNX Runtime, exactly
-as the site check will compute them.
+like a site's films), with their 99th-percentile outlier threshold; and the predicted-class mix.
+``cxrlab site-check`` compares a site's films with it. No torch: features come from the exported
+graph through ONNX Runtime, exactly as the site check will compute them.
 """
 
 from __future__ import annotations

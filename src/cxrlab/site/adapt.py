@@ -158,7 +158,8 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     adapted = adapted.cpu()
     name = options.site_name or (Path(site.origin).name if site.found and Path(site.origin).exists() else "site")
     record = {
-        "method": METHOD, "site": name, "folder": site.origin, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "method": METHOD, "site": name, "folder": site.origin,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "films_found": site.found, "films_used": len(views), "unreadable": len(site.films.errors),
         "changed": f"running mean and variance of {change['batchnorm_layers']} BatchNorm layers; every weight, the "
                    "temperature and the operating thresholds are unchanged",

@@ -3,20 +3,15 @@ of files, or a manifest DataFrame with a ``path`` column; and a bundle opened fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from cxrlab.config import PreprocessConfig
 from cxrlab.data.films import FilmSet, load_films
 from cxrlab.errors import CxrlabError
-
-#: What the site functions accept as "the site's films".
-FilmSource = Union[str, Path, Sequence[Union[str, Path]], "pd.DataFrame", FilmSet]  # noqa: F821
-
 
 class SiteError(CxrlabError):
     """A site folder, label table or bundle cannot be used for the requested step."""

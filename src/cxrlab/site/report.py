@@ -45,7 +45,8 @@ def _verdict_section(check: SiteCheck) -> str:
     if feats.get("available"):
         dom, out = feats["domain"], feats["outliers"]
         cards.append(_card("feature shift (AUC)", num(dom["auc"], 2), "0.5 = indistinguishable, 1 = fully apart"))
-        cards.append(_card("outliers", f"{out['share']:.0%}", f"{out['outliers']} films; {out['expected_share']:.0%} expected"))
+        cards.append(_card("outliers", f"{out['share']:.0%}",
+                           f"{out['outliers']} films; {out['expected_share']:.0%} expected"))
     dom_class = s["predictions"]["dominant"]
     cards.append(_card("most predicted", f"{dom_class['share']:.0%}", f"of films called {dom_class['class']}"))
     body = (callout(KIND[v["level"]], TITLE[v["level"]], v["text"]) + f'<div class="cards">{"".join(cards)}</div>'
@@ -68,7 +69,8 @@ def _images_section(check: SiteCheck) -> str:
                   "preprocessing; a difference there reaches the model.")
     body += table(["", "reference", "site", "distance", "difference"], rows)
     return section("films", "What the films look like", body,
-                   "Raw-file statistics of the site against the reference (KS distance: 0 = same distribution, 1 = no overlap).")
+                   "Raw-file statistics of the site against the reference "
+                   "(KS distance: 0 = same distribution, 1 = no overlap).")
 
 
 def _features_section(check: SiteCheck) -> str:
