@@ -23,9 +23,9 @@ def build_app() -> typer.Typer:
     def _root() -> None:
         """cxrlab: chest X-ray classifiers, end to end."""
 
-    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, loso, population, segment, train
+    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, loso, population, segment, site, train
 
-    for module in (index, audit, population, eda, train, loso, segment, evaluate, deploy, demo):
+    for module in (index, audit, population, eda, train, loso, segment, evaluate, deploy, site, demo):
         module.register(app)
 
     @app.command()

@@ -46,6 +46,8 @@ def export_command(
     evaluation: Path = typer.Option(None, "--evaluation", help="metrics.json for the card (default: RUN/evaluation/metrics.json)."),
     exporter: str = typer.Option("auto", "--exporter", help="auto (TorchScript, else dynamo), torchscript or dynamo."),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest accepted |ONNX Runtime - PyTorch| logit difference."),
+    profile_films: int = typer.Option(400, "--profile-films", min=0, help="Describe this many of the run's films in "
+                                      "the bundle's training profile, for 'cxrlab site-check' (0 = no profile)."),
 ) -> None:
     """Export a trained model to one deployable bundle: ONNX graph + model card + checksums,
     verified against PyTorch with ONNX Runtime."""
@@ -55,12 +57,13 @@ def export_command(
 
     if out is None:
         out = DEFAULT_WORKDIR / f"{run_folder(resolve_checkpoint_dir(run, which)).name}.cxrlab"
-    report = export_bundle(run, out, which, evaluation, exporter, tolerance)
+    report = export_bundle(run, out, which, evaluation, exporter, tolerance, profile_films)
     p = report.parity
     cams = f", CAM relative diff {p.cams_max_rel_diff:.1e}" if p.cams_max_rel_diff is not None else ""
     say(f"exported with {report.exporter}: ONNX Runtime vs PyTorch max |logit diff| {p.logits_max_abs_diff:.1e} "
          f"(probabilities {p.probs_max_abs_diff:.1e}{cams}) on {p.samples} samples, tolerance {tolerance:.0e}")
     say(f"heatmaps in the bundle: {'yes' if report.heatmaps else 'no (head is not pool+linear)'}")
+    say(f"training profile: {report.profile}")
     say(f"wrote {report.path} ({report.bytes / 1e6:.1f} MB, sha256 {report.sha256[:16]}...)")
 
 
