@@ -65,3 +65,23 @@ def test_holdout_table_hand_computed():
     assert i["pediatric_normal_called_pneumonia"]["value"] == 1.0
     # internal truth N, P, C vs pred P, P, C: F1 COVID 1, Normal 0, Pneumonia 2/3 -> macro 5/9
     assert i["macro_f1"]["value"] == pytest.approx(5 / 9)
+
+
+def test_card_external_validation_lists_the_missed_targets(tmp_path):
+    import json
+
+    from cxrlab.errors import ConfigError
+    from cxrlab.loso.summary import external_validation
+
+    held = {"films": 100, "covid_sensitivity": {"value": 0.95, "n": 40, "ci": [0.83, 0.99]},
+            "adult_non_covid_called_covid": {"value": 0.25, "n": 60, "ci": [0.16, 0.37]},
+            "adult_pneumonia_recall": {"value": None, "n": 0, "ci": None}}
+    fold = {"argmax": {"holdout": held, "internal": {"macro_f1": {"value": 0.9}}},
+            "operating_point": {"holdout": held, "internal": {"macro_f1": {"value": 0.91}}}}
+    (tmp_path / "loso.json").write_text(json.dumps({"folds": {"site-a": fold}}))
+    card = external_validation(tmp_path)
+    assert card["folds"]["site-a"]["decision"] == "operating_point"
+    assert card["folds"]["site-a"]["internal_macro_f1"] == 0.91 and "adult_pneumonia_recall" not in card["folds"]["site-a"]
+    assert card["failure_modes"] == ["site-a (held out): share of adult non-COVID films called COVID 0.25 (target ≤ 0.10)"]
+    with pytest.raises(ConfigError, match="run 'cxrlab loso' first"):
+        external_validation(tmp_path / "missing")

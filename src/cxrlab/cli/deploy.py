@@ -46,6 +46,8 @@ def export_command(
     evaluation: Path = typer.Option(None, "--evaluation", help="metrics.json for the card (default: RUN/evaluation/metrics.json)."),
     exporter: str = typer.Option("auto", "--exporter", help="auto (TorchScript, else dynamo), torchscript or dynamo."),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest accepted |ONNX Runtime - PyTorch| logit difference."),
+    loso: Path = typer.Option(None, "--loso", help="A 'cxrlab loso' folder of the same recipe: its held-out-source "
+                              "results and failure modes go into the model card."),
     profile_films: int = typer.Option(400, "--profile-films", min=0, help="Describe this many of the run's films in "
                                       "the bundle's training profile, for 'cxrlab site-check' (0 = no profile)."),
 ) -> None:
@@ -57,7 +59,12 @@ def export_command(
 
     if out is None:
         out = DEFAULT_WORKDIR / f"{run_folder(resolve_checkpoint_dir(run, which)).name}.cxrlab"
-    report = export_bundle(run, out, which, evaluation, exporter, tolerance, profile_films)
+    updates = None
+    if loso is not None:
+        from cxrlab.loso.summary import external_validation
+
+        updates = {"external_validation": external_validation(loso)}
+    report = export_bundle(run, out, which, evaluation, exporter, tolerance, profile_films, card_updates=updates)
     p = report.parity
     cams = f", CAM relative diff {p.cams_max_rel_diff:.1e}" if p.cams_max_rel_diff is not None else ""
     say(f"exported with {report.exporter}: ONNX Runtime vs PyTorch max |logit diff| {p.logits_max_abs_diff:.1e} "

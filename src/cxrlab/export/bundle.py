@@ -46,7 +46,8 @@ def parity_inputs(meta, seed: int = 0) -> np.ndarray:
 
 def export_bundle(run: str | Path, out: str | Path, which: str = "best", evaluation: str | Path | None = None,
                   exporter: str = "auto", tolerance: float = DEFAULT_TOLERANCE,
-                  profile_films: int = DEFAULT_FILMS, seed: int = 0) -> ExportReport:
+                  profile_films: int = DEFAULT_FILMS, seed: int = 0,
+                  card_updates: dict[str, Any] | None = None) -> ExportReport:
     """Export the checkpoint of ``run`` to ONNX, check ONNX Runtime against PyTorch (fails above
     ``tolerance``), describe up to ``profile_films`` of the run's films in ``training_profile.json``
     (0 = no profile), write the bundle atomically and re-open it to verify the checksums."""
@@ -55,7 +56,8 @@ def export_bundle(run: str | Path, out: str | Path, which: str = "best", evaluat
     folder = resolve_checkpoint_dir(run, which)
     model, meta = load_checkpoint(folder)
     reference, why = training_reference(run_folder(folder), meta.preprocess_config(), profile_films, seed)
-    return export_model(model, meta, folder, out, evaluation, exporter, tolerance, reference, why, seed=seed)
+    return export_model(model, meta, folder, out, evaluation, exporter, tolerance, reference, why,
+                        card_updates=card_updates, seed=seed)
 
 
 def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | Path | None = None,

@@ -82,7 +82,7 @@ def training_data(split_manifest: Path) -> dict[str, Any] | None:
     out: dict[str, Any] = {"file": str(split_manifest), "images": int(len(df))}
     if "patient_id" in df:
         out["patients"] = int(df.loc[df["patient_id"] != "", "patient_id"].nunique())
-    for column, key in (("split", "by_split"), ("source", "by_source")):
+    for column, key in (("split", "by_split"), ("source", "by_source"), ("population", "by_population")):
         if column in df:
             out[key] = {str(k): int(v) for k, v in df[column].value_counts().sort_index().items()}
     if "split" in df and "label" in df:
