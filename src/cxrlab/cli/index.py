@@ -38,7 +38,13 @@ def index_command(
         )
 
 
+#: Skipped files printed with their reason (the rest are in index_skipped.csv).
+SHOWN_SKIPPED = 8
+
+
 def _print_summary(result, files) -> None:
+    from rich.markup import escape
+
     con = console()
     labels = _label_table(result)
     if not con.is_terminal:  # piped/captured output: do not squeeze the table into 80 columns
@@ -57,6 +63,10 @@ def _print_summary(result, files) -> None:
     if result.excluded:
         say(f"Excluded files listed in {files.excluded}")
     say(f"Skipped {len(result.skipped):,} unreadable/non-image file(s): list in {files.skipped}")
+    for path, reason in result.skipped[:SHOWN_SKIPPED]:
+        say(f"  {escape(path)}: {escape(reason)}")
+    if len(result.skipped) > SHOWN_SKIPPED:
+        say(f"  ... and {len(result.skipped) - SHOWN_SKIPPED:,} more")
     n = len(result.manifest)
     rate = n / result.seconds if result.seconds > 0 else 0.0
     say(f"[bold]Manifest:[/] {files.manifest} ({n:,} images, {result.seconds:.1f} s, {rate:,.0f} images/s)")
