@@ -50,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
 
         err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
+    except OSError as exc:  # a file or folder the user named cannot be read or written
+        if exc.filename is None:
+            raise
+        from rich.markup import escape
+
+        err_console().print(f"[bold red]error:[/] {escape(str(exc.filename))}: {escape(exc.strerror or str(exc))}",
+                            highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console().print("[yellow]interrupted[/]")
         sys.exit(130)
