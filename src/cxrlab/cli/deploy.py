@@ -89,11 +89,11 @@ def predict_command(
     from cxrlab.predict.files import collect_paths
     from cxrlab.predict.predictor import Predictor
 
+    predictor = Predictor.from_bundle(bundle, threads=threads)
+    files, warnings = collect_paths(paths)
     writable(out)
     if heatmaps is not None:
         writable(heatmaps, folder=True)
-    predictor = Predictor.from_bundle(bundle, threads=threads)
-    files, warnings = collect_paths(paths)
     if heatmaps is not None and not predictor.has_heatmaps:
         warnings.append(f"{bundle}: this model's bundle has no heatmap output (see 'heatmap' in its card); "
                         "use 'cxrlab explain' on the run for Grad-CAM")
@@ -125,6 +125,8 @@ def serve_command(
     max_pixels: int = typer.Option(50_000_000, "--max-pixels", min=4096, help="Largest accepted image (width x height)."),
     max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Inferences running at once."),
     threads: int = typer.Option(1, "--threads", min=0, help="ONNX Runtime threads per inference (0 = its default)."),
+    read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.1,
+                                       help="Seconds an upload may stall before it is refused (408); 10x for the whole body."),
 ) -> None:
     """Serve the model: REST API (/v1/predict, /v1/model, /health) and a web page at /."""
     import uvicorn
@@ -135,7 +137,8 @@ def serve_command(
     from cxrlab.serve.config import ServeConfig
 
     config = ServeConfig(host=host, port=port, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                         max_pixels=max_pixels, max_concurrent=max_concurrent, threads=threads)
+                         max_pixels=max_pixels, max_concurrent=max_concurrent, threads=threads,
+                         read_timeout_s=read_timeout)
     read_bundle(bundle)  # refuse a bad bundle here, with a plain error, before the server starts
     app = create_app(lambda: Predictor.from_bundle(bundle, threads=config.threads), config)
     say(f"serving {bundle} on http://{host}:{port}/  (research use only - not a medical device)")
