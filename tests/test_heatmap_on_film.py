@@ -45,3 +45,24 @@ def test_overlay_keeps_the_films_aspect_and_caps_its_size():
     assert shown.shape == mapped.shape == (OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE // 2)
     assert mapped[0, 0] == pytest.approx(1.0) and mapped[-1, -1] == 0.0
     assert display_film(_film()).shape == (90, 150)  # small films are shown as they are
+
+
+def test_mistakes_gallery_overlays_are_drawn_on_each_film(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from cxrlab.evaluate.gallery import gallery_html
+    from cxrlab.evaluate.gallery_heatmaps import mistake_overlays
+    from cxrlab.train.checkpoint import load_checkpoint
+    from helpers_deploy import film, make_run
+
+    model, meta = load_checkpoint(make_run(tmp_path / "run", size=32))
+    wide = np.hstack([film("COVID", 1, 60), film("COVID", 2, 60)])
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    df = pd.DataFrame({"path": [str(tmp_path / "wide.png"), str(tmp_path / "gone.png")]})
+    views = np.stack([preprocess(wide, meta.preprocess_config())] * 2)
+    overlays = mistake_overlays(model, meta, df, views, [0, 1])
+    assert overlays[0].shape == (60, 120, 3) and overlays[0].dtype == np.uint8  # the film, its aspect
+    assert overlays[1].shape == (32, 32, 3)  # the file is gone: the model's view instead
+    items = [{"row": 0, "path": "wide.png", "source": "s", "true": "Normal", "predicted": "COVID", "probability": 0.9}]
+    assert gallery_html(items, views, overlays) != gallery_html(items, views)

@@ -154,7 +154,8 @@ def _history(run_dir: Path | None) -> str:
     return figure(png, "training curves", f"From {run_dir.name}/history.csv.") if png else "<p>The run has no history.</p>"
 
 
-def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 12) -> str:
+def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 12, explain=None) -> str:
+    """The report's HTML; ``explain(rows) -> {row: RGB overlay}`` draws the mistakes' heatmaps."""
     classes, temperature = m["classes"], m["calibration"]["temperature"]
     probs, targets = main.probs(temperature), main.targets
     pc = m["per_class"]
@@ -165,6 +166,7 @@ def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 1
                                   [pc[c]["support"] / max(m["n_images"], 1) for c in classes], op_mark)
     idx = confident_mistakes(probs, targets, gallery)
     items = gallery_items(idx, main.images, probs, targets, classes, main.df["path"].to_numpy(), main.df["source"].to_numpy())
+    overlays = explain([item["row"] for item in items]) if explain is not None and items else {}
     parts = [("summary", "Summary", section("summary", "Summary", _summary(m)))]
     if m.get("comparison"):
         parts.append(("external", "Internal vs external", section("external", "Internal vs external validation", _external(m))))
@@ -181,8 +183,9 @@ def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 1
         parts.append(("shortcut", "Shortcut check", section("shortcut", "Shortcut check", shortcut_html(m["shortcut"]))))
     parts += [
         ("training", "Training", section("training", "Training curves", _history(run_dir))),
-        ("mistakes", "Mistakes", section("mistakes", "Most confident mistakes", gallery_html(items, main.images),
-                                         lead="The wrong predictions the model was surest about — look for label noise, markers, odd sources.")),
+        ("mistakes", "Mistakes", section("mistakes", "Most confident mistakes", gallery_html(items, main.images, overlays),
+                                         lead="The wrong predictions the model was surest about — look for label noise, markers, odd sources."
+                                         + (" Each film carries the Grad-CAM heatmap of the predicted class: what made the model so sure." if overlays else ""))),
         ("about", "About", section("about", "About this evaluation", _about(m))),
     ]
     subtitle = f"{m['architecture']} · {len(classes)} classes ({', '.join(classes)}) · evaluated on {m['evaluated']['name']}"
@@ -199,6 +202,7 @@ def _about(m: dict) -> str:
     return table([], rows) + "<p class=\"small\">How to read this report: docs/evaluate.md. Numbers in metrics.json; per-image probabilities in predictions.csv.</p>"
 
 
-def write_report(path: Path, metrics: dict, main, internal, run_dir: Path | None, gallery: int = 12) -> Path:
-    write_text(path, build_report(metrics, main, internal, run_dir, gallery))
+def write_report(path: Path, metrics: dict, main, internal, run_dir: Path | None, gallery: int = 12,
+                 explain=None) -> Path:
+    write_text(path, build_report(metrics, main, internal, run_dir, gallery, explain))
     return path
