@@ -17,6 +17,7 @@ from cxrlab.config import PreprocessConfig, from_dict
 from cxrlab.data.film_checks import film_warnings
 from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
 from cxrlab.explain.overlay import display_film, normalize_cam
+from cxrlab.errors import ImageReadError
 from cxrlab.export.bundle_file import BundleError, read_bundle
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
 from cxrlab.predict.decision import Decision, class_thresholds, decide
@@ -91,8 +92,14 @@ class Predictor:
         """Decode a file or bytes into a :class:`Film` (``keep_film``: also keep the film itself,
         scaled down for display, to draw heatmaps on). Raises ``ImageReadError`` (and its
         ``ImageRefusedError`` for files that are not radiographs)."""
-        image = read_image(source, name=name, max_pixels=max_pixels)
-        gray = to_uint8(image)
+        try:
+            image = read_image(source, name=name, max_pixels=max_pixels)
+            gray = to_uint8(image)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # a decoder bug on one odd file: that file's error, never a crash or a 500
+            label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
+            raise ImageReadError(label, f"unexpected error while decoding ({type(exc).__name__}: {exc})") from None
         return Film(view=preprocess(gray, self.preprocess_config), warnings=film_warnings(image, gray),
                     meta=dict(image.meta), width=image.width, height=image.height,
                     display=display_film(gray) if keep_film else None)
