@@ -25,6 +25,8 @@ def build_app() -> typer.Typer:
 
     from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, population, segment, train
 
+    from cxrlab.cli.common import reflow_app_help
+
     for module in (index, audit, population, eda, train, segment, evaluate, deploy, demo):
         module.register(app)
 
@@ -35,6 +37,7 @@ def build_app() -> typer.Typer:
 
         typer.echo(__version__)
 
+    reflow_app_help(app)
     return app
 
 

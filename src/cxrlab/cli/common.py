@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import tempfile
 from pathlib import Path
 
@@ -41,3 +43,23 @@ def writable(path: Path, folder: bool = False) -> Path:
     except OSError as exc:
         raise CxrlabError(f"{path}: cannot write there ({exc.strerror or exc}: {exc.filename or where})") from None
     return Path(path)
+
+
+def reflow_help(text: str) -> str:
+    """A docstring's paragraphs as one line each, so Rich wraps them at the terminal's width instead
+    of breaking at the source's line ends (Typer's rich mode keeps single newlines: at 80 columns
+    that split sentences in two). Paragraphs that are lists or tables keep their lines."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    kept = [p if re.match(r"\s*([-*|\b]|\d+\.)", p) else " ".join(line.strip() for line in p.splitlines())
+            for p in paragraphs]
+    return "\n\n".join(kept)
+
+
+def reflow_app_help(app) -> None:
+    """Apply :func:`reflow_help` to every command of a Typer app and its sub-apps."""
+    for info in app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = reflow_help(doc)
+    for group in app.registered_groups:
+        reflow_app_help(group.typer_instance)
