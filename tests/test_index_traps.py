@@ -138,3 +138,15 @@ def test_links_to_the_dataset_itself_never_recurse(tmp_path, target):
     result = _index(root)
     assert _labels(result) == {"COVID": 1, "Normal": 1}
     assert "again" in " ".join(p for p, _ in result.skipped)
+
+
+def test_unwritable_out_is_a_plain_error_not_a_traceback(tmp_path, capsys):
+    from cxrlab.cli import main
+
+    root = _two_classes(tmp_path / "r", n=1)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        main(["index", str(root), "--out", str(tmp_path / "file" / "m.csv"), "--no-progress"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot write there" in err and "Traceback" not in err

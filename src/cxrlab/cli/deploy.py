@@ -59,6 +59,7 @@ def export_command(
 
     if out is None:
         out = DEFAULT_WORKDIR / f"{run_folder(resolve_checkpoint_dir(run, which)).name}.cxrlab"
+    writable(out)
     report = export_bundle(run, out, which, evaluation, exporter, tolerance)
     p = report.parity
     cams = f", CAM relative diff {p.cams_max_rel_diff:.1e}" if p.cams_max_rel_diff is not None else ""

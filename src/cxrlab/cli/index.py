@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_MANIFEST, console
+from cxrlab.cli.common import DEFAULT_MANIFEST, console, writable
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def index_command(
     from cxrlab.data.index import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
-    target = out / "manifest.csv" if out.is_dir() or not out.suffix else out
+    target = writable(out / "manifest.csv" if out.is_dir() or not out.suffix else out)
     result = index_datasets(roots, workers=workers, progress=progress, frontal_only=not keep_lateral)
     files = write_index(result, target)
     _print_summary(result, files)
