@@ -18,5 +18,10 @@ class ImageReadError(CxrlabError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class ImageRefusedError(ImageReadError):
+    """A readable file that is not a chest radiograph cxrlab may classify (CT, MR, a report...):
+    a per-file error with the reason, never probabilities."""
+
+
 class ConfigError(CxrlabError):
     """A configuration, label scheme or manifest is invalid."""

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import hashlib
 
+from cxrlab.data.film_checks import degenerate
 from cxrlab.data.fingerprint import fingerprint
-from cxrlab.errors import ImageReadError
+from cxrlab.errors import ImageReadError, ImageRefusedError
 from cxrlab.io.images import read_image, to_uint8
 
 
 def describe_file(path: str) -> dict[str, object]:
     """Everything the manifest records about a file's bytes and pixels.
 
-    Returns ``{"error": reason}`` instead of raising, so that one bad file never stops a run.
+    Returns ``{"error": reason}`` instead of raising, so that one bad file never stops a run, and
+    ``"degenerate"`` (a reason) for a film too small, too thin or blank to be a radiograph.
     The hashes and statistics are of the full-resolution decode (no draft/reduced decoding).
     """
     try:
@@ -27,6 +29,11 @@ def describe_file(path: str) -> dict[str, object]:
             "width": image.width, "height": image.height, "bits": image.bits, "format": image.format,
             "sha1": hashlib.sha1(data).hexdigest(), **fingerprint(gray), "meta": dict(image.meta),
         }
+        problem = degenerate(image.pixels, gray)
+        if problem:
+            info["degenerate"] = problem.category
+    except ImageRefusedError as exc:  # readable, but not a radiograph: left out on purpose
+        return {"refused": exc.reason}
     except ImageReadError as exc:
         return {"error": exc.reason}
     except OSError as exc:

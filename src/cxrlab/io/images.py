@@ -33,6 +33,7 @@ class LoadedImage:
     bits: int
     format: str
     meta: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cxrlab.errors import ImageReadError
+from cxrlab.errors import ImageReadError, ImageRefusedError
 
 log = logging.getLogger("cxrlab.serve")
 
@@ -27,8 +27,10 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 def image_error(exc: ImageReadError) -> ApiError:
     """Map an unreadable-image reason to a status: 400 empty, 413 too many pixels, 415 not an
-    image / unsupported DICOM, 422 corrupt or truncated."""
+    image / unsupported DICOM, 422 corrupt or truncated, or refused as not a radiograph."""
     reason = exc.reason
+    if isinstance(exc, ImageRefusedError):
+        return ApiError(422, "not_a_radiograph", f"{exc.path}: {reason}")
     if "empty" in reason:
         return ApiError(400, "empty_file", f"{exc.path}: {reason}")
     if "over the limit" in reason or "decompression bomb" in reason:
