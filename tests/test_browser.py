@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -64,24 +65,56 @@ def page(server):
         browser.close()
 
 
-def test_upload_shows_heatmap_probabilities_decision_and_warning(server, page, tmp_path):
+def test_upload_shows_heatmap_on_the_film_probabilities_decision_and_slider(server, page, tmp_path):
     image = tmp_path / "chest.png"
-    Image.fromarray(film("COVID", 3, 120)).save(image)
+    Image.fromarray(np.hstack([film("COVID", 3, 120), film("COVID", 4, 120)])).save(image)  # 240 x 120
     external = []
     page.on("request", lambda req: external.append(req.url) if not req.url.startswith((server, "data:")) else None)
     page.goto(server + "/")
     page.wait_for_function("document.getElementById('intended-use').textContent.includes('not a medical device')")
     page.set_input_files("#file", str(image))
-    page.wait_for_selector("#result:not([hidden])")
-    assert page.locator(".prob-row").count() == 3
-    assert page.inner_text("#decision") in ("COVID", "Normal", "Pneumonia")
-    assert "threshold" in page.inner_text("#rule")
+    page.wait_for_selector(".result-card .result-body:not([hidden])")
+    card = page.locator(".result-card")
+    assert card.count() == 1 and card.locator(".prob-row").count() == 3
+    assert card.locator(".decision").inner_text() in ("COVID", "Normal", "Pneumonia")
+    assert "threshold" in card.locator(".rule").inner_text()
     widths = page.eval_on_selector_all(".prob-row .bar > div", "els => els.map(e => parseFloat(e.style.width))")
     assert abs(sum(widths) - 100) < 0.5
-    assert page.eval_on_selector("#heatmap-image", "img => img.complete && img.naturalWidth") == 32
-    assert page.eval_on_selector("#input-image", "img => img.complete && img.naturalWidth") == 32
-    assert "Heatmap for" in page.inner_text("#heatmap-caption")
+    natural = "img => img.complete && [img.naturalWidth, img.naturalHeight]"
+    assert page.eval_on_selector(".heat-image", natural) == [240, 120]  # the film's size and aspect
+    assert page.eval_on_selector(".film-image", natural) == [240, 120]
+    assert page.eval_on_selector(".input-image", natural) == [32, 32]
+    assert "Heatmap for" in card.locator(".heatmap-caption").inner_text()
+    box_film, box_heat = (page.locator(sel).bounding_box() for sel in (".film-image", ".heat-image"))
+    assert abs(box_film["width"] - box_heat["width"]) < 1 and abs(box_film["height"] - box_heat["height"]) < 1
+    page.locator(".opacity").fill("80")
+    assert page.eval_on_selector(".heat-image", "img => getComputedStyle(img).opacity") == "0.8"
+    assert card.locator(".warnings").is_hidden()
     assert external == []  # nothing fetched from outside the service
+
+
+def test_several_files_get_one_card_each_with_warnings_dicom_fields_and_errors(server, page, tmp_path):
+    from cxrlab.data.synthetic import save_dicom
+
+    good = tmp_path / "a-good.png"
+    Image.fromarray(film("Normal", 5, 64)).save(good)
+    lateral = save_dicom(tmp_path / "b-lateral.dcm", film("COVID", 6, 64).astype(np.uint16) * 16, view="LL")
+    junk = tmp_path / "c-junk.png"
+    junk.write_text("not an image")
+    page.goto(server + "/")
+    page.set_input_files("#file", [str(good), str(lateral), str(junk)])
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('of 3 files analysed')")
+    cards = page.locator(".result-card")
+    assert cards.count() == 3
+    assert [cards.nth(i).locator(".filename").inner_text() for i in range(3)] == ["a-good.png", "b-lateral.dcm", "c-junk.png"]
+    assert cards.nth(0).locator(".warnings").is_hidden() and cards.nth(0).locator(".result-body").is_visible()
+    lat = cards.nth(1)
+    assert "lateral view" in lat.locator(".warnings").inner_text()
+    assert lat.locator('.dicom dd[data-field="view"]').inner_text() == "LL"
+    assert lat.locator('.dicom dd[data-field="modality"]').inner_text() == "DX"
+    assert "not a recognised image format" in cards.nth(2).locator(".card-error").inner_text()
+    assert cards.nth(2).locator(".result-body").is_hidden()
+    assert "2 of 3 files analysed, 1 failed" in page.inner_text("#status")
 
 
 def test_dropping_a_file_on_the_page_runs_a_prediction(server, page):
@@ -99,7 +132,7 @@ def test_dropping_a_file_on_the_page_runs_a_prediction(server, page):
         }""",
         base64.b64encode(png_bytes(film("Normal", 4, 64))).decode(),
     )
-    page.wait_for_selector("#result:not([hidden])")
+    page.wait_for_selector(".result-card .result-body:not([hidden])")
     assert "dropped.png" in page.inner_text("#status") and page.locator(".prob-row").count() == 3
 
 
@@ -108,6 +141,6 @@ def test_junk_upload_shows_the_error_message(server, page, tmp_path):
     junk.write_text("not an image")
     page.goto(server + "/")
     page.set_input_files("#file", str(junk))
-    page.wait_for_selector("#error:not([hidden])")
-    assert "not a recognised image format" in page.inner_text("#error")
-    assert page.locator("#result").is_hidden()
+    page.wait_for_selector(".card-error:not([hidden])")
+    assert "not a recognised image format" in page.inner_text(".card-error")
+    assert page.locator(".result-body").is_hidden()

@@ -72,6 +72,7 @@ def test_demo_end_to_end_on_tiny_synthetic_data(tmp_path):
     df = read_manifest(out / "manifest.csv")
     assert {"dup_group", "group", "split"} <= set(df.columns) and set(df["split"]) <= {"train", "val", "test"}
     assert state.audit == out / "audit" and (state.audit / "summary.json").exists()
+    assert state.eda == out / "eda.html" and "<html" in state.eda.read_text(encoding="utf-8").lower()
     assert (state.run_dir / "checkpoints" / "best" / "checkpoint.json").exists() and state.report.exists()
     assert state.bundle == out / "model.cxrlab" and state.bundle.exists()
     rows = (out / "predictions.csv").read_text().splitlines()
@@ -127,3 +128,40 @@ def test_data_option_uses_the_folder_and_caps_images_per_label(tmp_path, monkeyp
     assert [r.status for r in state.results] == ["ok", "ok"] and not state.synthetic
     assert not (tmp_path / "out" / "data").exists()
     assert read_manifest(state.manifest)["label"].value_counts().to_dict() == {"COVID": 5, "Normal": 5}
+
+
+def test_demo_writes_where_the_other_commands_look(tmp_path, monkeypatch):
+    import cxrlab.demo_stages as stages
+    from cxrlab.cli.common import DEFAULT_MANIFEST, DEFAULT_WORKDIR
+
+    assert DemoConfig().out == str(DEFAULT_WORKDIR)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])  # data + index
+    result = CliRunner().invoke(build_app(), ["demo", "--per-class", "4", "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / DEFAULT_MANIFEST).exists() and (tmp_path / DEFAULT_WORKDIR / "DEMO.txt").exists()
+    eda = CliRunner().invoke(build_app(), ["eda"])  # no options: it finds the demo's manifest
+    assert eda.exit_code == 0, eda.output
+    assert (tmp_path / DEFAULT_WORKDIR / "eda.html").exists()
+    again = CliRunner().invoke(build_app(), ["demo", "--per-class", "4", "--workers", "1", "--no-progress"])
+    assert again.exit_code == 0, again.output  # its own folder: re-running is fine
+
+
+def test_demo_never_overwrites_a_manifest_it_did_not_write(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import cxrlab.demo_stages as stages
+
+    monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])
+    out = tmp_path / "work"
+    out.mkdir()
+    (out / "manifest.csv").write_text("path,label,source\nmine.png,COVID,real\n")
+    with pytest.raises(ConfigError, match="not written by cxrlab demo"):
+        run_demo(DemoConfig(out=str(out), **TINY), log=lambda m: None)
+    assert "mine.png" in (out / "manifest.csv").read_text()
+    run_demo(DemoConfig(out=str(out / "d"), **TINY), log=lambda m: None)
+    later = time.time() + 60
+    os.utime(out / "d" / "manifest.csv", (later, later))  # re-indexed by the user after the demo
+    with pytest.raises(ConfigError, match="not written by cxrlab demo"):
+        run_demo(DemoConfig(out=str(out / "d"), **TINY), log=lambda m: None)

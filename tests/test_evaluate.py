@@ -71,6 +71,7 @@ def test_report_is_one_self_contained_file(run):
     for heading in ("Per-class metrics", "Confusion matrix", "Calibration", "Operating point",
                     "Per-source breakdown", "Shortcut check", "Training curves", "Most confident mistakes"):
         assert heading in page
+    assert "Grad-CAM heatmap of the predicted class" in page  # the mistakes carry their heatmaps
 
 
 def test_no_calibrate_keeps_the_stored_temperature(run):

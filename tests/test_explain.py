@@ -85,8 +85,13 @@ def test_explain_cli_writes_pngs_and_reports_unreadable_files(tmp_path):
     bad.write_bytes(b"not an image")
     out = tmp_path / "explain"
     result = CliRunner().invoke(build_app(), ["explain", str(run), str(good), str(bad), "--out", str(out), "--class", "COVID"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one image could not be explained
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 1 and "COVID" in pngs[0].name
-    assert Image.open(pngs[0]).size == (32, 32) and Image.open(pngs[0]).mode == "RGB"
+    assert Image.open(pngs[0]).size == (72, 72) and Image.open(pngs[0]).mode == "RGB"  # on the film, not the 32 px view
     assert "not a recognised image format" in result.output
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.hstack([film("COVID", 6, 60), film("COVID", 7, 60)])).save(wide)
+    result = CliRunner().invoke(build_app(), ["explain", str(run), str(wide), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(next(out.glob("*wide*.png"))).size == (120, 60)  # the film's aspect

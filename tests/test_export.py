@@ -45,6 +45,7 @@ def test_export_matches_pytorch_and_writes_a_complete_card(exported):
     run, report = exported
     assert report.exporter == "torchscript" and report.heatmaps
     assert report.parity.logits_max_abs_diff < 1e-4 and report.parity.cams_max_rel_diff < 1e-4
+    assert report.parity.features_max_rel_diff < 1e-4
     bundle = read_bundle(report.path)
     card = bundle.card
     assert card["classes"] == ["COVID", "Normal", "Pneumonia"] and card["label_scheme"]["name"] == "3class"
@@ -69,11 +70,13 @@ def test_onnx_graph_has_a_dynamic_batch_and_equals_torch_on_real_preprocessing(e
     session = ort.InferenceSession(read_bundle(report.path).onnx, providers=["CPUExecutionProvider"])
     for n in (1, 7):
         x = to_model_input(np.stack([film("COVID", i, SIZE) for i in range(n)]), meta.mean, meta.std)
-        logits, cams = session.run(None, {"input": x})
+        assert [o.name for o in session.get_outputs()] == ["logits", "cams", "features"]
+        logits, cams, features = session.run(["logits", "cams", "features"], {"input": x})
         with torch.no_grad():
             expected = model(torch.from_numpy(x)).numpy()
-        assert logits.shape == (n, 3) and cams.shape[:2] == (n, 3)
-        assert np.abs(logits - expected).max() < 1e-4
+            pooled = model.forward_head(model.forward_features(torch.from_numpy(x)), pre_logits=True).numpy()
+        assert logits.shape == (n, 3) and cams.shape[:2] == (n, 3) and features.shape == (n, 256)
+        assert np.abs(logits - expected).max() < 1e-4 and np.abs(features - pooled).max() < 1e-4
     assert parity_inputs(meta).shape == (5, 1, SIZE, SIZE)
 
 

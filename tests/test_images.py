@@ -114,6 +114,20 @@ def test_constant_images_are_flagged(tmp_path):
     assert read_image(tmp_path / "c.png").warnings == ("degenerate image: 64x64 with constant pixels (all 77)",)
 
 
+def test_nearly_constant_images_are_flagged_as_the_index_excludes_them(tmp_path):
+    from cxrlab.data.film_checks import BLANK, exclusion_reason
+
+    pixels = np.full((300, 400), 1000, np.uint16)
+    pixels[5, 7] = 60000  # one hot pixel: the 8-bit view (min-max stretched) is black but for a dot
+    Image.fromarray(pixels).save(tmp_path / "dot16.png")
+    image = read_image(tmp_path / "dot16.png")
+    assert image.warnings == ("degenerate image: 400x300 with nearly constant pixels (std 0.74 of 255)",)
+    assert exclusion_reason(image) == BLANK
+    Image.fromarray(_film8()).save(tmp_path / "film.png")
+    film = read_image(tmp_path / "film.png")
+    assert film.warnings == () and exclusion_reason(film) is None
+
+
 def test_animated_gif_and_multipage_tiff_say_only_the_first_frame_is_used(tmp_path):
     film = _film8()
     frames = [Image.fromarray(f) for f in (film, 255 - film, film // 2)]

@@ -1,4 +1,4 @@
-"""benchmarks/bench_loso.py: fold construction, scoring, and one tiny end-to-end run (synthetic films)."""
+"""Leave-one-source-out (``cxrlab loso``, ``cxrlab.loso``): folds, one tiny end-to-end run, benchmark rows."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from typer.testing import CliRunner
+
+from cxrlab.cli import build_app
 from cxrlab.data.manifest import write_manifest
 from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.errors import ConfigError
+from cxrlab.labels import load_scheme
+from cxrlab.loso.folds import eligible_sources, fold_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def loso():
-    spec = importlib.util.spec_from_file_location("bench_loso", ROOT / "benchmarks" / "bench_loso.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fake_sources(folder: Path | None = None, size: int = 32) -> pd.DataFrame:
@@ -63,9 +61,12 @@ def fake_sources(folder: Path | None = None, size: int = 32) -> pd.DataFrame:
     return df
 
 
-def test_fold_drops_copies_of_the_held_out_source(loso):
+SCHEME = load_scheme("3class")
+
+
+def test_fold_drops_copies_of_the_held_out_source():
     df = fake_sources()
-    rows = loso.fold_rows(df, "covid-cxnet", seed=1)
+    rows = fold_rows(df, "covid-cxnet", SCHEME, seed=1)
     external = rows[rows["split"] == "external"]
     assert set(external["source"]) == {"covid-cxnet"} and len(external) == 8
     pooled_covid = rows[(rows["source"] == "covid19-radiography-db") & (rows["label"] == "COVID")]
@@ -77,77 +78,67 @@ def test_fold_drops_copies_of_the_held_out_source(loso):
     assert len(kids) == 24 + 3 and set(kids["source"]) == {"kermany-pediatric", "covid19-radiography-db"}
 
 
-def test_adult_training_keeps_children_in_the_internal_test(loso):
-    rows = loso.fold_rows(fake_sources(), "ieee8023-covid-chestxray", train_population="adult")
+def test_adult_training_keeps_children_in_the_internal_test():
+    rows = fold_rows(fake_sources(), "ieee8023-covid-chestxray", SCHEME, train_population="adult")
     kids = rows[rows["population"] == "pediatric"]
     assert len(kids) > 0 and set(kids["split"]) == {"test"}
     assert len(rows[rows["split"] == "external"]) == 14
 
 
-def test_score_fold_counts(loso):
-    rows = pd.DataFrame({
-        "source": ["ieee8023-covid-chestxray"] * 6 + ["kermany-pediatric"] * 3 + ["covid19-radiography-db"],
-        "label": ["COVID", "COVID", "Normal", "Pneumonia-Viral", "Other", "Pneumonia"] + ["Normal"] * 3 + ["COVID"],
-        "population": ["unknown"] * 6 + ["pediatric"] * 3 + ["unknown"],
-        "split": ["external"] * 6 + ["test"] * 4,
-        "pred": ["COVID", "Normal", "COVID", "Pneumonia", "COVID", "Normal", "Pneumonia", "Normal", "", "COVID"],
-    })
-    s = loso.score_fold(rows, "ieee8023-covid-chestxray")
-    assert s["covid_sensitivity_unseen"] == {"value": 0.5, "n": 2}
-    assert s["ieee_non_covid_called_covid"] == {"value": 0.5, "n": 4}  # Normal and Other called COVID
-    assert s["ieee_pneumonia_recall"] == {"value": 0.5, "n": 2}
-    assert s["pediatric_normal_called_pneumonia"] == {"value": 0.5, "n": 2}  # unreadable film left out
-    assert s["internal_macro_f1"]["n"] == 3
-    row = loso.table_row("v", "", {"ieee8023-covid-chestxray": {**s, "minutes": 1.0}})
-    assert row.startswith("| v | defaults | – | 0.50 | 0.50 | 0.50 | 0.50 |")
-    assert row.endswith("| – | – / – | – | 1.0 |")  # no feature probe or operating point in these scores
+def test_unknown_holdout_and_population_are_clear_errors():
+    with pytest.raises(ConfigError, match="not in the manifest"):
+        fold_rows(fake_sources(), "nowhere", SCHEME)
+    with pytest.raises(ConfigError, match="train population"):
+        fold_rows(fake_sources(), "covid-cxnet", SCHEME, train_population="kids")
+    assert eligible_sources(fake_sources(), min_films=12) == ["covid19-radiography-db", "ieee8023-covid-chestxray",
+                                                             "kermany-pediatric"]
 
 
 @pytest.mark.slow
-def test_end_to_end_tiny_run(loso, tmp_path):
+def test_loso_command_end_to_end_and_rerun_reuses_the_folds(tmp_path):
     df = fake_sources(tmp_path / "data")
     manifest = write_manifest(df, tmp_path / "work" / "manifest.csv")
-    results = tmp_path / "results.md"
-    results.write_text("# LOSO\n\nnotes\n", encoding="utf-8")
-    args = ["--manifest", str(manifest), "--out", str(tmp_path / "loso"), "--cache", str(tmp_path / "cache"),
-            "--results", str(results), "--size", "32", "--epochs", "1", "--threads", "1", "--no-progress",
-            "--variant", "tiny", "--set", "data.cache_workers=1", "--set", "batch_size=16"]
-    row = loso.main(args)
-    assert row.startswith("| tiny | cnn-small 32px")
-    text = results.read_text(encoding="utf-8")
-    assert text.startswith("# LOSO") and text.count("| variant |") == 1 and text.rstrip().endswith(row)
-    for holdout in loso.HOLDOUTS:
-        scores = json.loads((tmp_path / "loso" / "tiny" / holdout / "scores.json").read_text())
-        assert scores["covid_sensitivity_unseen"]["n"] == (8 if holdout == "covid-cxnet" else 6)
-        assert 0.0 <= scores["internal_macro_f1"]["value"] <= 1.0
-        preds = pd.read_csv(tmp_path / "loso" / "tiny" / holdout / "predictions.csv")
-        assert set(preds["pred"]) <= {"COVID", "Normal", "Pneumonia"}
-    assert json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())[
-        "ieee_non_covid_called_covid"]["n"] == 8
-    scores = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
-    assert {"probe_source_all", "probe_source_normal", "probe_pediatric_normal"} <= set(scores)
-    probe = scores["probe_source_all"]["value"]  # NaN here: too few test films per source for a 5-fold probe
-    assert probe != probe or 0.0 <= probe <= 1.0
-    op = scores["operating_point"]
-    assert 0.0 <= op["covid_threshold"] <= 1.0 and op["covid_sensitivity_unseen"]["n"] == 6
-    preds = pd.read_csv(tmp_path / "loso" / "tiny" / loso.IEEE / "predictions.csv")
-    assert set(preds["split"]) == {"val", "test", "external"} and preds["pred_operating"].notna().all()
-    loso.main(args + ["--reuse-runs"])  # scores the same runs again, trains nothing
-    assert len(list((tmp_path / "loso" / "tiny" / loso.IEEE).glob("run-*"))) == 1
-    again = json.loads((tmp_path / "loso" / "tiny" / loso.IEEE / "scores.json").read_text())
-    assert again["minutes"] == scores["minutes"] and again["internal_macro_f1"] == scores["internal_macro_f1"]
-    loso.main(args[:-4] + ["--variant", "second", "--holdout", loso.IEEE])  # appends under the same header
-    assert results.read_text(encoding="utf-8").count("| variant |") == 1
+    out = tmp_path / "loso"
+    args = ["loso", "--manifest", str(manifest), "--out", str(out), "--holdout", "covid-cxnet", "--holdout",
+            "ieee8023-covid-chestxray", "--size", "32", "--epochs", "1", "--threads", "1", "--no-progress",
+            "--set", "data.cache_workers=1", "--set", "batch_size=16", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert "covid-cxnet" in result.output and "report:" in result.output
+    summary = json.loads((out / "loso.json").read_text())
+    assert set(summary["folds"]) == {"covid-cxnet", "ieee8023-covid-chestxray"}
+    ieee = summary["folds"]["ieee8023-covid-chestxray"]
+    held = ieee["argmax"]["holdout"]
+    assert held["films"] == 14 and held["covid_sensitivity"]["n"] == 6
+    assert held["adult_non_covid_called_covid"]["n"] == 8 and held["covid_auroc"]["n_pos"] == 6
+    assert len(held["covid_sensitivity"]["ci"]) == 2
+    assert 0.0 <= ieee["operating_point"]["covid_threshold"] <= 1.0
+    preds = pd.read_csv(out / "ieee8023-covid-chestxray" / "predictions.csv")
+    assert set(preds["split"]) == {"val", "test", "external"} and {"p_COVID", "p_Normal", "p_Pneumonia"} <= set(preds)
+    html = (out / "report.html").read_text()
+    assert "ieee8023-covid-chestxray" in html and "adult non-COVID called COVID" in html and "<img" in html
+    weights = out / "covid-cxnet" / "run" / "checkpoints" / "best" / "weights.safetensors"
+    before = weights.stat().st_mtime_ns
+    again = CliRunner().invoke(build_app(), args)  # finished folds are scored again, not retrained
+    assert again.exit_code == 0, again.output
+    assert weights.stat().st_mtime_ns == before
+    assert json.loads((out / "loso.json").read_text())["folds"]["covid-cxnet"]["argmax"] == \
+        summary["folds"]["covid-cxnet"]["argmax"]
 
 
-def test_operating_point_threshold_comes_from_validation_only(loso):
-    rows = pd.DataFrame({"split": ["val"] * 4 + ["test"] * 3,
-                         "label": ["COVID", "COVID", "Normal", "Pneumonia", "COVID", "Normal", "Normal"]})
-    probs = np.array([[0.9, 0.05, 0.05], [0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.2, 0.1, 0.7],
-                      [0.35, 0.6, 0.05], [0.25, 0.7, 0.05], [np.nan] * 3])
-    pred, threshold = loso.operating_point_predictions(rows, probs, target=0.95)
-    assert threshold == 0.3  # both validation COVID films must be caught: the lower one sets it
-    assert pred == ["COVID", "COVID", "Normal", "Pneumonia", "COVID", "Normal", ""]
+def test_bench_loso_rows_under_one_header(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_loso", ROOT / "benchmarks" / "bench_loso.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    part = {"holdout": {"covid_sensitivity": {"value": 0.5, "n": 2}, "adult_non_covid_called_covid": {"value": 0.25, "n": 4}},
+            "internal": {"macro_f1": {"value": 0.9}}}
+    row = bench.fold_row("v", "r", "h", {"argmax": part, "operating_point": part, "train_minutes": 1.0})
+    assert row == "| v | r | h | 0.50 | – | 0.25 | – | – | 0.90 / 0.90 | – | 1.0 |"
+    results = tmp_path / "r.md"
+    results.write_text("# LOSO\n", encoding="utf-8")
+    bench.append_rows(results, [row])
+    bench.append_rows(results, [row])
+    assert results.read_text().count("| variant |") == 1 and results.read_text().count(row) == 2
 
 
 def _scores(folder: Path, fold: str, sens: float, op_sens: float, f1: float) -> None:

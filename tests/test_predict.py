@@ -65,7 +65,8 @@ def test_csv_has_a_row_per_file_with_errors_for_bad_files_and_never_stops(bundle
         assert abs(sum(probs) - 1) < 1e-4 and row["label"] == predictor.classes[int(np.argmax(probs))]
         expected = "COVID" if probs[0] >= 0.2 else max(("Normal", "Pneumonia"), key=lambda c: float(row[f"prob_{c}"]))
         assert row["decision"] == expected
-        assert Image.open(row["heatmap"]).size == (predictor.size, predictor.size)
+        film_size = (read_image(row["path"]).width, read_image(row["path"]).height)
+        assert Image.open(row["heatmap"]).size == film_size  # drawn on the film, not the model view
 
 
 def test_no_probabilities_for_pydicoms_corpus_and_header_fields_in_the_csv(bundle, image_files, tmp_path):
@@ -149,11 +150,79 @@ def test_predict_cli_writes_csv_and_heatmaps(bundle, image_files, tmp_path):
     args = ["predict", bundle[1], str(image_files["png8"]), str(bad), str(image_files["dicom_m1"]),
             "--out", str(out), "--heatmaps", str(tmp_path / "heat"), "--batch-size", "2"]
     result = CliRunner().invoke(build_app(), args)
-    assert result.exit_code == 0, result.output
-    assert "3 images, 1 unreadable" in result.output
+    assert result.exit_code == 1, result.output  # one input could not be predicted
+    assert "3 images, 1 unreadable" in result.output and "1 of 3 input(s) could not be predicted" in result.output
     rows = _read(out)
     assert len(rows) == 3 and rows[1]["error"] and not rows[0]["error"] and not rows[2]["error"]
     assert len(list((tmp_path / "heat").glob("*.png"))) == 2
     film_png = tmp_path / "f.png"
     Image.fromarray(film()).save(film_png)
     assert CliRunner().invoke(build_app(), ["predict", str(tmp_path / "nope.cxrlab"), str(film_png)]).exit_code != 0
+
+
+def _dicom(path, view="PA", pixels=None):
+    from cxrlab.data.synthetic import save_dicom
+
+    return save_dicom(path, (film() if pixels is None else pixels).astype(np.uint16) * 16, view=view)
+
+
+def test_lateral_and_degenerate_films_are_predicted_with_warnings(bundle, tmp_path):
+    predictor = Predictor.from_bundle(bundle[1])
+    files = {
+        "pa.dcm": _dicom(tmp_path / "pa.dcm"),
+        "lateral.dcm": _dicom(tmp_path / "lateral.dcm", view="LL"),
+        "dot.png": tmp_path / "dot.png", "sliver.png": tmp_path / "sliver.png", "blank.png": tmp_path / "blank.png",
+    }
+    Image.fromarray(np.full((1, 1), 9, np.uint8)).save(files["dot.png"])
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1, 20000), dtype=np.uint8)).save(files["sliver.png"])
+    Image.fromarray(np.full((200, 200), 128, np.uint8)).save(files["blank.png"])
+    write_csv(predict_files(predictor, list(files.values())), tmp_path / "p.csv", predictor.classes)
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in _read(tmp_path / "p.csv")}
+    assert all(r["error"] == "" and r["label"] for r in rows.values())  # flagged, still predicted
+    assert rows["pa.dcm"]["warnings"] == ""
+    assert "lateral view (ViewPosition=LL)" in rows["lateral.dcm"]["warnings"]
+    assert rows["dot.png"]["warnings"] == "degenerate image: 1x1 (under 16 pixels on a side)"
+    assert rows["sliver.png"]["warnings"] == "degenerate image: 20000x1 (under 16 pixels on a side)"
+    assert rows["blank.png"]["warnings"] == "degenerate image: 200x200 with constant pixels (all 128)"
+
+
+def test_reader_warnings_are_kept_and_not_repeated(bundle, tmp_path, monkeypatch):
+    from cxrlab.io import images
+    from cxrlab.predict import predictor as predictor_module
+
+    real = images.read_image
+
+    def reader_that_warns(*args, **kwargs):
+        image = real(*args, **kwargs)
+        return images.LoadedImage(image.pixels, image.bits, image.format, image.meta,
+                                  warnings=("lateral view according to the header", "multi-frame: first frame used"))
+
+    monkeypatch.setattr(predictor_module, "read_image", reader_that_warns)
+    film_ = Predictor.from_bundle(bundle[1]).read(_dicom(tmp_path / "lat.dcm", view="LL"))
+    assert film_.warnings == ("lateral view according to the header", "multi-frame: first frame used")
+
+
+def test_exit_status_is_nonzero_exactly_when_an_input_fails(bundle, image_files, tmp_path):
+    app, model = build_app(), str(bundle[1])
+    ok = CliRunner().invoke(app, ["predict", model, str(image_files["png8"]), "--out", str(tmp_path / "a.csv")])
+    assert ok.exit_code == 0, ok.output
+    missing = CliRunner().invoke(app, ["predict", model, str(tmp_path / "missing.png"), "--out", str(tmp_path / "b.csv")])
+    assert missing.exit_code == 1 and len(_read(tmp_path / "b.csv")) == 1
+    (tmp_path / "junk.png").write_text("junk")
+    all_bad = CliRunner().invoke(app, ["predict", model, str(tmp_path / "junk.png"), str(tmp_path / "missing.png"),
+                                       "--out", str(tmp_path / "c.csv")])
+    assert all_bad.exit_code == 1 and [r["error"] != "" for r in _read(tmp_path / "c.csv")] == [True, True]
+
+
+def test_unwritable_out_is_a_plain_error_before_any_work(bundle, image_files, tmp_path):
+    from cxrlab.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    args = ["predict", str(bundle[1]), str(image_files["png8"]), "--out", str(blocker / "pred.csv")]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code != 0 and isinstance(result.exception, CxrlabError)
+    assert "cannot write there" in str(result.exception)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2

@@ -71,8 +71,11 @@ def test_predict_png_with_heatmap_and_model_view(client):
     assert body["label"] == max(body["probabilities"], key=body["probabilities"].get)
     covid = body["probabilities"]["COVID"]
     assert (body["decision"]["label"] == "COVID") == (covid >= 0.3) and body["decision"]["thresholds"] == {"COVID": 0.3}
-    assert _png_size(body["heatmap"]["png_base64"]) == (SIZE, SIZE)
+    assert _png_size(body["heatmap"]["png_base64"]) == (90, 90)  # on the film, not the model's view
+    assert _png_size(body["heatmap"]["colors_png_base64"]) == (90, 90)
     assert _png_size(body["image"]["png_base64"]) == (SIZE, SIZE)
+    assert body["film"]["width"] == 90 and _png_size(body["film"]["png_base64"]) == (90, 90)
+    assert body["warnings"] == [] and body["dicom"] == {}
     assert "heatmap" not in _post(client, png_bytes(film())).json()  # heatmaps only on request
 
 
@@ -176,3 +179,71 @@ def test_serve_config_rejects_nonsense():
         ServeConfig(port=70000)
     with pytest.raises(ConfigError):
         ServeConfig(max_upload_bytes=10)
+    with pytest.raises(ConfigError):
+        ServeConfig(read_timeout_s=0)
+
+
+def test_heatmap_is_drawn_at_the_films_aspect(client):
+    wide = np.hstack([film("COVID", 1, 80), film("COVID", 2, 80)])
+    body = _post(client, png_bytes(wide), query="?heatmap=true&image=true").json()
+    assert _png_size(body["heatmap"]["png_base64"]) == (160, 80) and body["film"] == {
+        "width": 160, "height": 80, "png_base64": body["film"]["png_base64"], "shown_width": 160, "shown_height": 80}
+
+
+def test_lateral_dicom_and_degenerate_images_carry_warnings_and_dicom_fields(client, tmp_path):
+    from cxrlab.data.synthetic import save_dicom
+
+    lateral = save_dicom(tmp_path / "lat.dcm", film().astype(np.uint16) * 16, view="LL").read_bytes()
+    body = _post(client, lateral, name="lat.dcm").json()
+    assert any("lateral view (ViewPosition=LL)" in w for w in body["warnings"]) and body["probabilities"]
+    assert body["dicom"]["view"] == "LL" and body["dicom"]["modality"] == "DX"
+    blank = _post(client, png_bytes(np.full((100, 100), 50, np.uint8))).json()
+    assert blank["warnings"] == ["degenerate image: 100x100 with constant pixels (all 50)"]
+
+
+def test_refused_image_is_a_4xx_with_the_reason_never_probabilities(client, monkeypatch):
+    from cxrlab.errors import ImageRefusedError
+    from cxrlab.predict import predictor as predictor_module
+
+    def refuse(source, name=None, **_kwargs):
+        raise ImageRefusedError(name, "not a radiograph (Modality CT)")
+
+    monkeypatch.setattr(predictor_module, "read_image", refuse)
+    r = _post(client, png_bytes(film()), name="ct.dcm")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_a_chest_radiograph"
+    assert "Modality CT" in r.json()["error"]["message"] and "probabilities" not in r.json()
+
+
+def test_utf8_and_percent_encoded_raw_body_file_names_come_back_intact(client):
+    data = png_bytes(film())
+    for header in ("thorax-été-✓.png".encode("utf-8"), b"thorax-%C3%A9t%C3%A9-%E2%9C%93.png"):
+        r = client.post("/v1/predict", content=data, headers={"content-type": "image/png", "x-filename": header})
+        assert r.status_code == 200 and r.json()["filename"] == "thorax-été-✓.png", r.text
+    r = client.post("/v1/predict", content=data, headers={"content-type": "image/png", "x-filename": b"../../etc/x\x01.png"})
+    assert r.json()["filename"] == "x.png"
+    r = _post(client, data, name="poumon-é.png")
+    assert r.json()["filename"] == "poumon-é.png"
+
+
+def test_a_stalled_upload_body_is_refused_with_408():
+    import anyio
+    from starlette.requests import Request
+
+    from cxrlab.serve.errors import ApiError
+    from cxrlab.serve.upload import read_upload
+
+    async def stalled_receive():
+        if not sent:
+            sent.append(1)
+            return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+        await anyio.sleep(60)  # the client never sends the rest
+
+    async def attempt():
+        scope = {"type": "http", "method": "POST", "headers": [(b"content-length", b"5000")], "path": "/"}
+        with anyio.fail_after(5):
+            await read_upload(Request(scope, stalled_receive), 10_000, read_timeout=0.2)
+
+    sent: list[int] = []
+    with pytest.raises(ApiError) as info:
+        anyio.run(attempt)
+    assert info.value.status == 408 and "stalled" in info.value.message and "100 bytes" in info.value.message

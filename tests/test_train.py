@@ -69,6 +69,17 @@ def test_weighted_sampler_balances_and_is_resumable():
     assert len(list(ranks[0])) == len(list(ranks[1])) == 50
 
 
+def test_samples_per_epoch_sets_the_draws_of_the_balanced_sampler():
+    targets = np.array([0] * 900 + [1] * 100)
+    short = build_train_sampler(targets, True, seed=0, num_samples=40)
+    assert len(short) == 40 and len(list(short)) == 40 and set(targets[list(short)]) == {0, 1}
+    ranks = [build_train_sampler(targets, True, seed=0, rank=r, world=2, num_samples=41) for r in (0, 1)]
+    assert [len(list(r)) for r in ranks] == [21, 21]
+    assert len(build_train_sampler(targets, True, seed=0)) == 1000  # default: one draw per film
+    with pytest.raises(ConfigError, match="samples_per_epoch"):
+        load_train_config(None, ["samples_per_epoch=-1"])
+
+
 def test_uniform_and_eval_samplers_shard_without_overlap():
     shards = [list(build_train_sampler(np.zeros(10, int), False, seed=0, rank=r, world=2)) for r in (0, 1)]
     assert sorted(shards[0] + shards[1]) == list(range(10))

@@ -1,9 +1,14 @@
 """``cxrlab demo``: the whole pipeline, end to end, on SYNTHETIC films (or a real dataset folder).
 
-data -> index -> audit -> split -> cache -> train -> evaluate -> export -> predict. Each stage is a
-small function that reads and writes the :class:`DemoState`; a stage whose module is not part of
-this build, or whose inputs an earlier stage could not make, is reported as *skipped* with the
+data -> index -> audit -> split -> eda -> cache -> train -> evaluate -> export -> predict. Each stage
+is a small function that reads and writes the :class:`DemoState`; a stage whose module is not part
+of this build, or whose inputs an earlier stage could not make, is reported as *skipped* with the
 reason, never a crash. Library code: no argument parsing (see ``cxrlab.cli.demo``).
+
+By default everything goes into the work folder every other command reads (``cxrlab-out/``:
+``manifest.csv``, ``audit/``, ``eda.html``, ``cache/``, ``runs/demo/``), so ``cxrlab audit``,
+``cxrlab eda``, ``cxrlab train`` and ``cxrlab evaluate cxrlab-out/runs/demo`` work right after it. A
+manifest there that the demo did not write (newer than its ``DEMO.txt``) is never overwritten.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out: str = "cxrlab-demo"
+    out: str = "cxrlab-out"  # the work folder the other commands read by default
     data: str | None = None  # a real dataset folder; None = generate SYNTHETIC films
     scheme: str = "3class"
     synthetic_labels: tuple[str, ...] = ("COVID", "Normal", "Pneumonia")
@@ -68,6 +73,7 @@ class DemoState:
     manifest: Path | None = None
     audit: Path | None = None
     split_done: bool = False
+    eda: Path | None = None
     cache_dir: Path | None = None
     run_dir: Path | None = None
     report: Path | None = None
@@ -85,11 +91,30 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoState:
     from cxrlab.demo_stages import STAGES
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_work_folder(out)
     state = DemoState(out=out)
-    for name, stage in STAGES:
-        state.results.append(_run_stage(name, stage, cfg, state, log))
+    try:
+        for name, stage in STAGES:
+            state.results.append(_run_stage(name, stage, cfg, state, log))
+    finally:
+        (out / DEMO_MARKER).touch()  # after the demo's last write: a newer manifest is someone else's
     return state
+
+
+#: Written into the output folder: it was filled by the demo (and when).
+DEMO_MARKER = "DEMO.txt"
+
+
+def claim_work_folder(out: Path) -> None:
+    """Make ``out`` the demo's, refusing when it holds a manifest the demo did not write."""
+    manifest, marker = out / "manifest.csv", out / DEMO_MARKER
+    if manifest.exists() and (not marker.exists() or manifest.stat().st_mtime > marker.stat().st_mtime + 1.0):
+        raise ConfigError(f"{manifest} was not written by cxrlab demo (your own index?); the demo will not "
+                          "overwrite it: choose another folder with --out (e.g. --out cxrlab-demo)")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("This folder was filled by 'cxrlab demo' (SYNTHETIC films unless --data was given).\n"
+                      "cxrlab commands read it by default: cxrlab audit, eda, train, evaluate cxrlab-out/runs/demo...\n",
+                      encoding="utf-8")
 
 
 def _run_stage(name: str, stage, cfg: DemoConfig, state: DemoState, log: Log) -> StageResult:
@@ -133,7 +158,8 @@ def summary(state: DemoState) -> str:
     for r in state.results:
         lines.append(f"  {r.name:<9} {r.status:<8} {r.seconds:6.1f} s  {r.message}")
     lines.append("")
-    items = [("data", state.data_root), ("manifest", state.manifest), ("audit", state.audit), ("run", state.run_dir),
+    items = [("data", state.data_root), ("manifest", state.manifest), ("audit", state.audit), ("EDA page", state.eda),
+             ("run", state.run_dir),
              ("report", state.report), ("bundle", state.bundle), ("predictions", state.predictions)]
     lines += [f"  {label:<12} {path}" for label, path in items if path is not None]
     if state.report is not None:

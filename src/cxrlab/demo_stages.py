@@ -88,6 +88,16 @@ def stage_split(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     return f"{parts} images; {df['group'].nunique()} groups (patients joined with their duplicates) never cross splits"
 
 
+def stage_eda(cfg: DemoConfig, state: DemoState, log: Log) -> str:
+    manifest = require(state.manifest, "a manifest")
+    from cxrlab.data.eda import make_eda_report
+    from cxrlab.data.manifest import read_manifest
+
+    state.eda = make_eda_report(read_manifest(manifest), state.out / "eda.html", audit_dir=state.audit,
+                                samples_per_class=8, seed=cfg.seed)
+    return f"dataset report (classes per source and split, sizes, intensities, samples) -> {state.eda}"
+
+
 def stage_cache(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     manifest = require(state.manifest, "a manifest")
     from cxrlab.config import PreprocessConfig
@@ -168,6 +178,6 @@ def pick_images(df, count: int, seed: int):
 
 STAGES = (
     ("data", stage_data), ("index", stage_index), ("audit", stage_audit), ("split", stage_split),
-    ("cache", stage_cache), ("train", stage_train), ("evaluate", stage_evaluate), ("export", stage_export),
+    ("eda", stage_eda), ("cache", stage_cache), ("train", stage_train), ("evaluate", stage_evaluate), ("export", stage_export),
     ("predict", stage_predict),
 )

@@ -23,9 +23,11 @@ def build_app() -> typer.Typer:
     def _root() -> None:
         """cxrlab: chest X-ray classifiers, end to end."""
 
-    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, population, segment, train
+    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, loso, population, segment, site, train
 
-    for module in (index, audit, population, eda, train, segment, evaluate, deploy, demo):
+    from cxrlab.cli.common import reflow_app_help
+
+    for module in (index, audit, population, eda, train, loso, segment, evaluate, deploy, site, demo):
         module.register(app)
 
     @app.command()
@@ -35,6 +37,7 @@ def build_app() -> typer.Typer:
 
         typer.echo(__version__)
 
+    reflow_app_help(app)
     return app
 
 
@@ -48,7 +51,18 @@ def main(argv: list[str] | None = None) -> None:
     except CxrlabError as exc:
         from rich.markup import escape
 
-        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # a file or folder the user named cannot be read or written
+        if exc.filename is None:
+            raise
+        import errno
+
+        from rich.markup import escape
+
+        hint = " (a file is in the way of a folder)" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else ""
+        err_console().print(f"[bold red]error:[/] {escape(str(exc.filename))}: {escape(exc.strerror or str(exc))}{hint}",
+                            highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console().print("[yellow]interrupted[/]")

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    out: Path = typer.Option(Path("cxrlab-demo"), "--out", help="Folder for everything the demo writes."),
+    out: Path = typer.Option(Path("cxrlab-out"), "--out",
+                             help="Folder for everything the demo writes (default: the work folder the other commands read)."),
     data: Path | None = typer.Option(None, "--data", help="Run on this real dataset folder instead of SYNTHETIC films."),
     scheme: str = typer.Option("3class", "--scheme", help="Label scheme: binary, covid-binary, 3class, 4class or a YAML file."),
     epochs: int = typer.Option(6, "--epochs", min=1, help="Training epochs."),
@@ -33,8 +34,9 @@ def demo(
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for indexing and caching."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Run the whole pipeline in one go: data -> index -> audit -> split -> cache -> train -> evaluate
-    -> export -> predict. Without --data it generates SYNTHETIC chest films (not real patients)."""
+    """Run the whole pipeline in one go: data -> index -> audit -> split -> eda -> cache -> train ->
+    evaluate -> export -> predict. Without --data it generates SYNTHETIC chest films (not real
+    patients). Writes into cxrlab-out/, where the other commands look, unless --out says otherwise."""
     from cxrlab.demo import DemoConfig, run_demo, summary
 
     labels = _synthetic_labels(scheme)

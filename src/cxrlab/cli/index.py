@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_MANIFEST, console
+from cxrlab.cli.common import DEFAULT_MANIFEST, console, writable
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def index_command(
     from cxrlab.data.index import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
-    target = out / "manifest.csv" if out.is_dir() or not out.suffix else out
+    target = writable(out / "manifest.csv" if out.is_dir() or not out.suffix else out)
     result = index_datasets(roots, workers=workers, progress=progress, frontal_only=not keep_lateral)
     files = write_index(result, target)
     _print_summary(result, files)
@@ -38,7 +38,13 @@ def index_command(
         )
 
 
+#: Skipped files printed with their reason (the rest are in index_skipped.csv).
+SHOWN_SKIPPED = 8
+
+
 def _print_summary(result, files) -> None:
+    from rich.markup import escape
+
     con = console()
     labels = _label_table(result)
     if not con.is_terminal:  # piped/captured output: do not squeeze the table into 80 columns
@@ -57,6 +63,10 @@ def _print_summary(result, files) -> None:
     if result.excluded:
         say(f"Excluded files listed in {files.excluded}")
     say(f"Skipped {len(result.skipped):,} unreadable/non-image file(s): list in {files.skipped}")
+    for path, reason in result.skipped[:SHOWN_SKIPPED]:
+        say(f"  {escape(path)}: {escape(reason)}")
+    if len(result.skipped) > SHOWN_SKIPPED:
+        say(f"  ... and {len(result.skipped) - SHOWN_SKIPPED:,} more")
     n = len(result.manifest)
     rate = n / result.seconds if result.seconds > 0 else 0.0
     say(f"[bold]Manifest:[/] {files.manifest} ({n:,} images, {result.seconds:.1f} s, {rate:,.0f} images/s)")

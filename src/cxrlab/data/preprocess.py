@@ -43,6 +43,28 @@ def preprocess(gray: np.ndarray, cfg: PreprocessConfig, box: BoxFraction | None 
     return out
 
 
+def view_map_to_film(view_map: np.ndarray, film_shape: tuple[int, int], cfg: PreprocessConfig) -> np.ndarray:
+    """A per-pixel map on the model's ``(S, S)`` view (a heatmap) laid back onto a film of
+    ``film_shape`` (H, W), inverting the geometry of :func:`preprocess` (``box`` cropping aside):
+    ``stretch`` resizes it back, ``letterbox`` drops the padding first, ``center-crop`` puts it over
+    the cropped middle (0 elsewhere). Float32 ``(H, W)``; any film size with the same aspect works."""
+    h, w = int(film_shape[0]), int(film_shape[1])
+    size = view_map.shape[0]
+    src = Image.fromarray(np.asarray(view_map, dtype=np.float32))
+    if cfg.resize == "stretch":
+        return np.asarray(src.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    if cfg.resize == "letterbox":
+        fit_w, fit_h = (size, max(round(h / w * size), 1)) if w >= h else (max(round(w / h * size), 1), size)
+        x, y = round((size - fit_w) / 2), round((size - fit_h) / 2)
+        inner = src.crop((x, y, x + fit_w, y + fit_h))
+        return np.asarray(inner.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    side = min(h, w)  # center-crop: ImageOps.fit's central square
+    left, top = round((w - side) / 2), round((h - side) / 2)
+    out = np.zeros((h, w), dtype=np.float32)
+    out[top:top + side, left:left + side] = np.asarray(src.resize((side, side), Image.Resampling.BILINEAR))
+    return out
+
+
 def clahe(gray: np.ndarray, clip_limit: float = 0.01, tiles: int = 8) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation: clipped per-tile histograms, with the
     tile mappings blended bilinearly (the classic CLAHE algorithm, vectorised in numpy)."""

@@ -10,7 +10,8 @@ import pandas as pd
 
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
 from cxrlab.evaluate.calibration import apply_temperature, calibration_summary, fit_temperature, nll
-from cxrlab.evaluate.metrics import classification_metrics
+from cxrlab.evaluate.metrics import classification_metrics, confusion, predictions
+from cxrlab.evaluate.proportions import apply_honest_intervals, confusion_counts, operating_counts
 from cxrlab.evaluate.thresholds import operating_point, operating_point_stat, threshold_for_sensitivity
 
 #: A drop of at least this much (internal - external) in a headline metric is called out.
@@ -49,6 +50,8 @@ def analyse_set(
     df: pd.DataFrame, logits: np.ndarray, classes, calibration: Calibration, n_boot: int = 1000, seed: int = 0
 ) -> dict:
     """Metrics, bootstrap intervals, calibration, operating point and per-source breakdown of one set.
+    Proportions get a Wilson interval where the bootstrap collapses or the count is small
+    (:mod:`cxrlab.evaluate.proportions`); every interval names its ``method``.
 
     ``df`` holds the set's manifest rows with a ``target`` column, aligned with ``logits``.
     """
@@ -56,14 +59,17 @@ def analyse_set(
     targets = df["target"].to_numpy(dtype=np.int64)
     probs = apply_temperature(logits, calibration.temperature)
     units, unit = resampling_units(df)
+    metrics = classification_metrics(probs, targets, classes)
+    intervals = confidence_intervals(headline_stat(probs, targets, classes), units, n_boot, seed)
+    honest = apply_honest_intervals if n_boot > 0 else (lambda cis, _counts: cis)  # n_boot 0: no intervals
     out = {
         "n_images": int(len(df)),
         "n_units": int(len(np.unique(units))),
         "unit": unit,
         "class_counts": {c: int((targets == k).sum()) for k, c in enumerate(classes)},
         "sources": {str(s): int(n) for s, n in df["source"].value_counts().sort_index().items()},
-        "metrics": classification_metrics(probs, targets, classes),
-        "intervals": confidence_intervals(headline_stat(probs, targets, classes), units, n_boot, seed),
+        "metrics": metrics,
+        "intervals": honest(intervals, confusion_counts(metrics["confusion_matrix"], classes)),
         "calibration": {
             "temperature": calibration.temperature,
             "raw": calibration_summary(apply_temperature(logits, 1.0), targets),
@@ -77,6 +83,7 @@ def analyse_set(
         scores, positive = probs[:, k], targets == k
         point = operating_point(scores, positive, calibration.threshold)
         cis = confidence_intervals(operating_point_stat(scores, positive, calibration.threshold), units, n_boot, seed)
+        cis = honest(cis, operating_counts(point))
         out["operating_point"] = {"class": calibration.target_class, "target_sensitivity": calibration.target_sensitivity,
                                   **point, "intervals": cis}
     sources = df["source"].astype(str).to_numpy()
@@ -85,6 +92,8 @@ def analyse_set(
             rows = np.flatnonzero(sources == name)
             stat = headline_stat(probs[rows], targets[rows], classes)
             cis = confidence_intervals(stat, units[rows], n_boot, seed)
+            cm = confusion(targets[rows], predictions(probs[rows]), len(classes))
+            cis = honest(cis, confusion_counts(cm, classes))
             out["per_source"][name] = {
                 "n_images": int(len(rows)),
                 "class_counts": {c: int((targets[rows] == k).sum()) for k, c in enumerate(classes)},

@@ -45,13 +45,17 @@ def gallery_items(indices, images, probs, targets, classes, paths, sources) -> l
     return items
 
 
-def gallery_html(items: list[dict], images: np.ndarray) -> str:
-    """A grid of thumbnails captioned with true/predicted class and probability."""
+def gallery_html(items: list[dict], images: np.ndarray, overlays: dict[int, np.ndarray] | None = None) -> str:
+    """A grid of thumbnails captioned with true/predicted class and probability: the heatmap over
+    the film where ``overlays`` has one for the row (see :mod:`cxrlab.evaluate.gallery_heatmaps`),
+    else the model's view."""
     if not items:
         return "<p>No mistakes in this set.</p>"
+    overlays = overlays or {}
     cells = []
     for item in items:
-        src = data_uri(thumbnail_png(images[item["row"]]))
+        picture = overlays.get(item["row"])
+        src = data_uri(thumbnail_png(images[item["row"]]) if picture is None else thumbnail_png(picture, 240))
         name = os.path.basename(item["path"])
         cells.append(
             f'<figure><img src="{src}" alt="{esc(name)}">'

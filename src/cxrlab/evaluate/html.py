@@ -64,8 +64,14 @@ def num(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+#: Marks an interval computed with the Wilson score method rather than the bootstrap.
+WILSON_MARK = "†"
+WILSON_NOTE = (f"{WILSON_MARK} Wilson score 95% interval from the counts, used for a proportion where the "
+               "bootstrap collapses (e.g. 18 of 18 right gives 1.000–1.000) or fewer than 30 images count.")
+
+
 def ci_text(cell: dict | None, digits: int = 3) -> str:
-    """``0.912 (0.894–0.930)`` from ``{value, low, high}``."""
+    """``0.912 (0.894–0.930)`` from ``{value, low, high}``; ``†`` after a Wilson interval."""
     if not cell:
         return "–"
     value = num(cell.get("value"), digits)
@@ -73,7 +79,8 @@ def ci_text(cell: dict | None, digits: int = 3) -> str:
     if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return value
     sep = " to " if lo < 0 else "–"  # "-0.056–-0.031" reads badly
-    return f"{value} ({num(lo, digits)}{sep}{num(hi, digits)})"
+    mark = f" {WILSON_MARK}" if cell.get("method") == "wilson" else ""
+    return f"{value} ({num(lo, digits)}{sep}{num(hi, digits)}){mark}"
 
 
 def data_uri(png: bytes, mime: str = "image/png") -> str:

@@ -176,7 +176,12 @@ def evaluate_run(
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.json", json.dumps(jsonable(metrics), indent=2))
     write_predictions(out / "predictions.csv", sets, classes, cal.temperature)
-    write_report(out / "report.html", metrics, main, internal, ctx.run_dir, options.gallery)
+    from cxrlab.evaluate.gallery_heatmaps import mistake_overlays
+
+    def explain(rows):
+        return mistake_overlays(ctx.model, ctx.meta, main.df, main.images, rows)
+
+    write_report(out / "report.html", metrics, main, internal, ctx.run_dir, options.gallery, explain)
     log(f"wrote {out / 'report.html'}")
     return out
 

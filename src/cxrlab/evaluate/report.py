@@ -10,7 +10,7 @@ import pandas as pd
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.calibration import reliability
 from cxrlab.evaluate.gallery import confident_mistakes, gallery_html, gallery_items
-from cxrlab.evaluate.html import callout, card, ci_text, esc, figure, num, page, section, table
+from cxrlab.evaluate.html import WILSON_NOTE, callout, card, ci_text, esc, figure, num, page, section, table
 from cxrlab.evaluate.metrics import pr_curves, roc_curves
 from cxrlab.evaluate.report_shortcut import shortcut_html
 from cxrlab.io.atomic import write_text
@@ -24,7 +24,8 @@ def _summary(m: dict) -> str:
     unit = {"group": "patient groups", "patient_id": "patients", "image": "images (no patient ids)"}[m["unit"]]
     text = (f"On {m['n_images']:,} images ({esc(ev['name'])}; {m['n_units']:,} {unit}) the model reaches a balanced "
             f"accuracy of {ci_text(h['balanced_accuracy'])} and a macro one-vs-rest AUC of {ci_text(h['auc'])}. "
-            "Intervals are 95% bootstrap intervals resampling patients.")
+            "Intervals are 95% bootstrap intervals resampling patients; proportions marked † use the Wilson score "
+            "interval instead, where the bootstrap collapses or the count is small.")
     cards = [card("Balanced accuracy", h["balanced_accuracy"]), card("AUC (macro, one-vs-rest)", h["auc"]),
              card("Accuracy", h["accuracy"]), card("Macro F1", h["macro_f1"])]
     op = m.get("operating_point")
@@ -67,7 +68,8 @@ def _per_class(m: dict) -> str:
     overall = [["accuracy", ci_text(iv["accuracy"])], ["balanced accuracy (mean sensitivity)", ci_text(iv["balanced_accuracy"])],
                ["macro F1", ci_text(iv["macro_f1"])], ["macro AUC", ci_text(iv["auc"])]]
     return (table(["class", "precision (PPV)", "sensitivity (recall)", "specificity", "F1", "ROC AUC", "average precision", "support"], rows, raw=True)
-            + "<p class=\"small\">Predicted class = highest probability. Sensitivity, specificity and AUC with 95% intervals.</p>"
+            + "<p class=\"small\">Predicted class = highest probability. Sensitivity, specificity and AUC with 95% intervals "
+            f"(bootstrap over patients unless marked). {esc(WILSON_NOTE)}</p>"
             + table(["overall", "value (95% CI)"], overall))
 
 
@@ -99,11 +101,14 @@ def _operating_point(m: dict) -> str:
             ["specificity", num(val.get("specificity")), ci_text(iv["specificity"])],
             ["PPV (precision)", num(val.get("ppv")), ci_text(iv["ppv"])],
             ["NPV", num(val.get("npv")), ci_text(iv["npv"])]]
+    if "accuracy" in iv:
+        rows.append(["accuracy at the threshold", num(val.get("accuracy")), ci_text(iv["accuracy"])])
     return (f"<p>Rule: flag <b>{esc(op['class'])}</b> when its probability is ≥ <b>{_threshold(op['threshold'])}</b>. The threshold was "
             f"picked on the validation split as the highest one reaching {op['target_sensitivity']:.0%} sensitivity there, "
             f"then applied unchanged to this set ({op['tp']} true positives, {op['fp']} false positives, {op['fn']} missed, "
             f"{op['tn']} true negatives). It is stored in the checkpoint's thresholds.</p>"
-            + table(["", "validation (where it was picked)", "this set (95% CI)"], rows))
+            + table(["", "validation (where it was picked)", "this set (95% CI)"], rows)
+            + f"<p class=\"small\">{esc(WILSON_NOTE)}</p>")
 
 
 def _threshold(t: float) -> str:
@@ -149,7 +154,8 @@ def _history(run_dir: Path | None) -> str:
     return figure(png, "training curves", f"From {run_dir.name}/history.csv.") if png else "<p>The run has no history.</p>"
 
 
-def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 12) -> str:
+def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 12, explain=None) -> str:
+    """The report's HTML; ``explain(rows) -> {row: RGB overlay}`` draws the mistakes' heatmaps."""
     classes, temperature = m["classes"], m["calibration"]["temperature"]
     probs, targets = main.probs(temperature), main.targets
     pc = m["per_class"]
@@ -160,6 +166,7 @@ def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 1
                                   [pc[c]["support"] / max(m["n_images"], 1) for c in classes], op_mark)
     idx = confident_mistakes(probs, targets, gallery)
     items = gallery_items(idx, main.images, probs, targets, classes, main.df["path"].to_numpy(), main.df["source"].to_numpy())
+    overlays = explain([item["row"] for item in items]) if explain is not None and items else {}
     parts = [("summary", "Summary", section("summary", "Summary", _summary(m)))]
     if m.get("comparison"):
         parts.append(("external", "Internal vs external", section("external", "Internal vs external validation", _external(m))))
@@ -176,8 +183,9 @@ def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 1
         parts.append(("shortcut", "Shortcut check", section("shortcut", "Shortcut check", shortcut_html(m["shortcut"]))))
     parts += [
         ("training", "Training", section("training", "Training curves", _history(run_dir))),
-        ("mistakes", "Mistakes", section("mistakes", "Most confident mistakes", gallery_html(items, main.images),
-                                         lead="The wrong predictions the model was surest about — look for label noise, markers, odd sources.")),
+        ("mistakes", "Mistakes", section("mistakes", "Most confident mistakes", gallery_html(items, main.images, overlays),
+                                         lead="The wrong predictions the model was surest about — look for label noise, markers, odd sources."
+                                         + (" Each film carries the Grad-CAM heatmap of the predicted class: what made the model so sure." if overlays else ""))),
         ("about", "About", section("about", "About this evaluation", _about(m))),
     ]
     subtitle = f"{m['architecture']} · {len(classes)} classes ({', '.join(classes)}) · evaluated on {m['evaluated']['name']}"
@@ -188,11 +196,13 @@ def _about(m: dict) -> str:
     b = m["bootstrap"]
     rows = [["run", m["run"]], ["checkpoint", m["checkpoint"]], ["manifest", m["evaluated"]["manifest"]],
             ["label scheme", m["label_scheme"]], ["images evaluated", f"{m['n_images']:,} images, {m['n_units']:,} independent units ({m['unit']})"],
-            ["bootstrap", f"{b['resamples']} resamples of {m['unit']}, seed {b['seed']}, percentile 95% intervals"],
+            ["bootstrap", f"{b['resamples']} resamples of {m['unit']}, seed {b['seed']}, percentile 95% intervals; "
+             "proportions use the Wilson score interval where the bootstrap collapses or fewer than 30 images count (†)"],
             ["sources", ", ".join(f"{s} ({n})" for s, n in m["sources"].items())]]
     return table([], rows) + "<p class=\"small\">How to read this report: docs/evaluate.md. Numbers in metrics.json; per-image probabilities in predictions.csv.</p>"
 
 
-def write_report(path: Path, metrics: dict, main, internal, run_dir: Path | None, gallery: int = 12) -> Path:
-    write_text(path, build_report(metrics, main, internal, run_dir, gallery))
+def write_report(path: Path, metrics: dict, main, internal, run_dir: Path | None, gallery: int = 12,
+                 explain=None) -> Path:
+    write_text(path, build_report(metrics, main, internal, run_dir, gallery, explain))
     return path

@@ -33,7 +33,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def operating_point(scores: np.ndarray, positive: np.ndarray, threshold: float) -> dict[str, float]:
-    """Counts and rates of the rule ``score >= threshold``: sensitivity, specificity, PPV, NPV."""
+    """Counts and rates of the rule ``score >= threshold``: sensitivity, specificity, PPV, NPV, accuracy."""
     scores = np.asarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
     flagged = scores >= threshold
@@ -44,7 +44,7 @@ def operating_point(scores: np.ndarray, positive: np.ndarray, threshold: float) 
     return {
         "threshold": float(threshold),
         "sensitivity": _ratio(tp, tp + fn), "specificity": _ratio(tn, tn + fp),
-        "ppv": _ratio(tp, tp + fp), "npv": _ratio(tn, tn + fn),
+        "ppv": _ratio(tp, tp + fp), "npv": _ratio(tn, tn + fn), "accuracy": _ratio(tp + tn, tp + fp + tn + fn),
         "tp": tp, "fp": fp, "tn": tn, "fn": fn,
     }
 
@@ -55,7 +55,7 @@ def operating_point_stat(scores: np.ndarray, positive: np.ndarray, threshold: fl
 
     def stat(idx: np.ndarray) -> dict[str, float]:
         point = operating_point(scores[idx], positive[idx], threshold)
-        return {k: point[k] for k in ("sensitivity", "specificity", "ppv", "npv")}
+        return {k: point[k] for k in ("sensitivity", "specificity", "ppv", "npv", "accuracy")}
 
     return stat
 

@@ -1,4 +1,5 @@
-"""``cxrlab explain``: Grad-CAM overlays for image files, written as PNGs."""
+"""``cxrlab explain``: Grad-CAM overlays for image files, written as PNGs on the film itself (its
+aspect and resolution, up to ``OVERLAY_MAX_SIDE`` pixels on the long side), not on the model's view."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from cxrlab.data.preprocess import preprocess, require_whole_film
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.gradcam import gradcam
-from cxrlab.explain.overlay import overlay_heatmap, png_bytes
+from cxrlab.explain.overlay import display_film, film_overlay, png_bytes
 from cxrlab.io.atomic import write_bytes
 from cxrlab.io.images import read_image, to_uint8
 
@@ -32,21 +33,25 @@ def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | P
 
     model, meta = load_checkpoint(run, which)
     require_whole_film(meta.preprocess_config(), str(run))
+    cfg = meta.preprocess_config()
     results: list[Explained | None] = [None] * len(paths)
-    films, readable = [], []
+    views, shown, readable = [], [], []
     for i, path in enumerate(paths):
         try:
-            films.append(preprocess(to_uint8(read_image(path)), meta.preprocess_config()))
-            readable.append(i)
+            gray = to_uint8(read_image(path))
         except ImageReadError as exc:
             results[i] = Explained(str(path), error=exc.reason)
-    if films:
-        res = gradcam(model, meta, films, class_name, preprocessed=True)
+            continue
+        views.append(preprocess(gray, cfg))
+        shown.append(display_film(gray))
+        readable.append(i)
+    if views:
+        res = gradcam(model, meta, views, class_name, preprocessed=True)
         for j, i in enumerate(readable):
             cls = meta.classes[int(res.targets[j])]
             pred = int(res.probs[j].argmax())
             target = Path(out_dir) / f"{i:04d}_{_safe(Path(paths[i]).stem)}_gradcam_{_safe(cls)}.png"
-            write_bytes(target, png_bytes(overlay_heatmap(res.images[j], res.cams[j])))
+            write_bytes(target, png_bytes(film_overlay(shown[j], res.cams[j], cfg)))
             results[i] = Explained(str(paths[i]), str(target), cls, meta.classes[pred], float(res.probs[j, pred]))
     return [r for r in results if r is not None]
 

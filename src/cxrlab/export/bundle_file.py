@@ -1,4 +1,5 @@
-"""The bundle file: a zip holding ``model.onnx``, ``card.json`` and ``SHA256SUMS``.
+"""The bundle file: a zip holding ``model.onnx``, ``card.json``, ``SHA256SUMS`` and optional
+extra members (``training_profile.json``: what ``cxrlab site-check`` compares a site against).
 
 Loading verifies every member against ``SHA256SUMS`` and refuses a bundle whose checksums do not
 match. Nothing is unpickled: the card is JSON and the graph is handed to ONNX Runtime as bytes.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cxrlab.io.atomic import atomic_path
 BUNDLE_FORMAT = "cxrlab-bundle"
 BUNDLE_VERSION = 1
 MODEL_FILE, CARD_FILE, SUMS_FILE = "model.onnx", "card.json", "SHA256SUMS"
+PROFILE_FILE = "training_profile.json"
 #: Refuse members bigger than this (a zip bomb, or not a bundle).
 MAX_MEMBER_BYTES = 4 * 1024**3
 
@@ -34,21 +36,28 @@ class Bundle:
     card: dict[str, Any]
     onnx: bytes
     sha256: dict[str, str]  # member name -> hex digest (verified)
+    extras: dict[str, bytes] = field(default_factory=dict)  # other verified members, e.g. PROFILE_FILE
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_bundle(path: str | Path, onnx_bytes: bytes, card: dict[str, Any]) -> Path:
-    """Write the zip atomically; ``SHA256SUMS`` lists the other members in ``sha256sum`` format."""
+def write_bundle(path: str | Path, onnx_bytes: bytes, card: dict[str, Any],
+                 extras: dict[str, bytes] | None = None) -> Path:
+    """Write the zip atomically; ``SHA256SUMS`` lists every other member in ``sha256sum`` format.
+    ``extras``: more members (name -> bytes), checksummed like the others."""
     card_bytes = (json.dumps(card, indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
-    members = {MODEL_FILE: onnx_bytes, CARD_FILE: card_bytes}
+    extras = dict(extras or {})
+    clash = {MODEL_FILE, CARD_FILE, SUMS_FILE} & set(extras)
+    if clash or any("/" in n or "\\" in n or not n for n in extras):
+        raise BundleError(f"{path}: invalid extra member name(s) {sorted(clash or extras)}")
+    members = {MODEL_FILE: onnx_bytes, CARD_FILE: card_bytes, **extras}
     sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in members.items()).encode("ascii")
     path = Path(path)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-        zf.writestr(MODEL_FILE, onnx_bytes, compress_type=zipfile.ZIP_STORED)
-        zf.writestr(CARD_FILE, card_bytes, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in members.items():
+            zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if name == MODEL_FILE else zipfile.ZIP_DEFLATED)
         zf.writestr(SUMS_FILE, sums, compress_type=zipfile.ZIP_DEFLATED)
     return path
 
@@ -74,7 +83,8 @@ def read_bundle(path: str | Path) -> Bundle:
         if sha256_hex(members[name]) != sums[name]:
             raise BundleError(f"{path}: checksum mismatch for {name}: the bundle is corrupt or was modified; refusing to load")
     card = _parse_card(members[CARD_FILE], path)
-    return Bundle(path=str(path), card=card, onnx=members[MODEL_FILE], sha256=sums)
+    extras = {name: data for name, data in members.items() if name not in (MODEL_FILE, CARD_FILE)}
+    return Bundle(path=str(path), card=card, onnx=members[MODEL_FILE], sha256=sums, extras=extras)
 
 
 def _read_members(zf: zipfile.ZipFile, path: Path) -> dict[str, bytes]:

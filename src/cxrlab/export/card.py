@@ -62,6 +62,7 @@ def build_card(meta, checkpoint_dir: Path, evaluation: Path | None = None) -> di
         "preprocessing": {**dict(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
                           "steps": "decode (PNG/JPEG/DICOM, MONOCHROME2) -> 8-bit gray -> resize/equalise "
                                    "(cxrlab.data.preprocess) -> x/255 -> (x - mean) / std"},
+        "pretrained_weights": dict(getattr(meta, "weights_origin", {}) or {}),
         "temperature": float(meta.temperature or 1.0),
         "thresholds": _finite(meta.thresholds),
         "metrics": {"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
@@ -81,7 +82,7 @@ def training_data(split_manifest: Path) -> dict[str, Any] | None:
     out: dict[str, Any] = {"file": str(split_manifest), "images": int(len(df))}
     if "patient_id" in df:
         out["patients"] = int(df.loc[df["patient_id"] != "", "patient_id"].nunique())
-    for column, key in (("split", "by_split"), ("source", "by_source")):
+    for column, key in (("split", "by_split"), ("source", "by_source"), ("population", "by_population")):
         if column in df:
             out[key] = {str(k): int(v) for k, v in df[column].value_counts().sort_index().items()}
     if "split" in df and "label" in df:

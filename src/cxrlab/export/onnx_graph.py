@@ -1,9 +1,12 @@
 """torch model -> ONNX graph with a dynamic batch, and the ONNX Runtime vs PyTorch parity check.
 
 The graph has input ``input`` ``(batch, in_chans, S, S)`` float32 and outputs ``logits``
-``(batch, classes)`` and, for CAM-able heads (global average pool + linear; see
-:mod:`cxrlab.explain.targets`), ``cams`` ``(batch, classes, h, w)``: the class activation maps,
-which for these heads equal Grad-CAM exactly - so the torch-free service can draw heatmaps.
+``(batch, classes)``; for CAM-able heads (global average pool + linear; see
+:mod:`cxrlab.explain.targets`) ``cams`` ``(batch, classes, h, w)``: the class activation maps,
+which for these heads equal Grad-CAM exactly - so the torch-free service can draw heatmaps; and,
+for models with a timm-style ``forward_head(x, pre_logits=True)``, ``features`` ``(batch, D)``: the
+pooled penultimate features (what ``cxrlab site-check`` compares between training and a new site).
+Every consumer reads outputs by name, so bundles with fewer outputs still load.
 
 Exporters: ``torchscript`` (``dynamo=False``) exports every registry model at multiples of 32
 pixels in about a second; ``dynamo`` (torch.export, the default in recent torch) exports every
@@ -34,28 +37,56 @@ class ExportError(CxrlabError):
 
 
 class BundleGraph(nn.Module):
-    """What goes into ONNX: logits, plus per-class activation maps when the head allows it."""
+    """What goes into ONNX: logits, per-class activation maps when the head allows it, and the
+    pooled penultimate features when the model exposes them."""
 
-    def __init__(self, model: nn.Module, with_cams: bool) -> None:
+    def __init__(self, model: nn.Module, with_cams: bool, with_features: bool = False) -> None:
         super().__init__()
         self.model = model
         self.with_cams = with_cams
+        self.with_features = with_features
 
     def forward(self, x: torch.Tensor):
-        if not self.with_cams:
+        if not (self.with_cams or self.with_features):
             return self.model(x)
         feats = self.model.forward_features(x)
         logits = self.model.forward_head(feats)
-        return logits, class_activation_maps(feats, self.model.get_classifier().weight)
+        outputs = [logits]
+        if self.with_cams:
+            outputs.append(class_activation_maps(feats, self.model.get_classifier().weight))
+        if self.with_features:
+            outputs.append(feats.mean(dim=(2, 3)) if self.with_cams else pooled_features(self.model, feats))
+        return tuple(outputs)
 
     @property
     def output_names(self) -> list[str]:
-        return ["logits", "cams"] if self.with_cams else ["logits"]
+        return ["logits"] + (["cams"] if self.with_cams else []) + (["features"] if self.with_features else [])
 
 
-def bundle_graph(model: nn.Module, in_chans: int, size: int) -> BundleGraph:
+def pooled_features(model: nn.Module, feats: torch.Tensor) -> torch.Tensor:
+    """``forward_head(feats, pre_logits=True)``, averaged over space when it is still a map
+    (VGG's pre-logits are convolutional), so the result is always ``(batch, D)``."""
+    pre = model.forward_head(feats, pre_logits=True)
+    return pre.mean(dim=tuple(range(2, pre.ndim))) if pre.ndim > 2 else pre.flatten(1)
+
+
+def _has_pre_logits(model: nn.Module, in_chans: int, size: int) -> bool:
+    """Whether ``forward_head(x, pre_logits=True)`` works and gives per-image features."""
+    if not all(hasattr(model, a) for a in ("forward_features", "forward_head")):
+        return False
+    try:
+        with torch.no_grad():
+            out = pooled_features(model, model.forward_features(torch.zeros(2, in_chans, size, size)))
+    except Exception:  # a model without a pre_logits argument, or one that does not support it
+        return False
+    return out.ndim == 2 and out.shape[0] == 2 and out.shape[1] > 0
+
+
+def bundle_graph(model: nn.Module, in_chans: int, size: int, features: bool = True) -> BundleGraph:
     model = model.eval()
-    return BundleGraph(model, cam_weights(model, in_chans, min(size, 64)) is not None).eval()
+    cams = cam_weights(model, in_chans, min(size, 64)) is not None
+    with_features = features and _has_pre_logits(model, in_chans, min(size, 64))
+    return BundleGraph(model, cams, with_features).eval()
 
 
 def export_onnx(graph: BundleGraph, in_chans: int, size: int, exporter: str = "auto") -> tuple[bytes, str]:
@@ -94,6 +125,7 @@ class Parity:
     probs_max_abs_diff: float
     cams_max_rel_diff: float | None  # max |diff| / max |cam| (None without a cams output)
     samples: int
+    features_max_rel_diff: float | None = None  # max |diff| / max |feature| (None without features)
 
 
 def check_parity(onnx_bytes: bytes, graph: BundleGraph, inputs: np.ndarray, temperature: float = 1.0) -> Parity:
@@ -102,20 +134,22 @@ def check_parity(onnx_bytes: bytes, graph: BundleGraph, inputs: np.ndarray, temp
     import onnxruntime as ort
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    names = graph.output_names
     with torch.no_grad():
         ref = graph(torch.from_numpy(inputs))
-    ref = [t.numpy() for t in (ref if isinstance(ref, tuple) else (ref,))]
-    batched = session.run(None, {"input": inputs})
-    single = [session.run(None, {"input": inputs[i:i + 1]}) for i in range(len(inputs))]
-    singles = [np.concatenate([s[k] for s in single]) for k in range(len(batched))]
-    diff_logits = max(_max_abs(batched[0], ref[0]), _max_abs(singles[0], ref[0]))
+    ref = dict(zip(names, [t.numpy() for t in (ref if isinstance(ref, tuple) else (ref,))]))
+    batched = dict(zip(names, session.run(names, {"input": inputs})))
+    single = [session.run(names, {"input": inputs[i:i + 1]}) for i in range(len(inputs))]
+    singles = {n: np.concatenate([s[k] for s in single]) for k, n in enumerate(names)}
+    diff_logits = max(_max_abs(batched["logits"], ref["logits"]), _max_abs(singles["logits"], ref["logits"]))
     t = float(temperature or 1.0)
-    diff_probs = _max_abs(_softmax(batched[0] / t), _softmax(ref[0] / t))
-    cams = None
-    if len(ref) > 1:
-        scale = max(float(np.abs(ref[1]).max()), 1e-6)
-        cams = max(_max_abs(batched[1], ref[1]), _max_abs(singles[1], ref[1])) / scale
-    return Parity(diff_logits, diff_probs, cams, len(inputs))
+    diff_probs = _max_abs(_softmax(batched["logits"] / t), _softmax(ref["logits"] / t))
+    rel = {}
+    for name in ("cams", "features"):
+        if name in ref:
+            scale = max(float(np.abs(ref[name]).max()), 1e-6)
+            rel[name] = max(_max_abs(batched[name], ref[name]), _max_abs(singles[name], ref[name])) / scale
+    return Parity(diff_logits, diff_probs, rel.get("cams"), len(inputs), rel.get("features"))
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> float:

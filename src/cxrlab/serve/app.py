@@ -1,7 +1,8 @@
 """``create_app(predictor, config)``: the FastAPI service.
 
 - ``POST /v1/predict`` (multipart field ``file``, or the raw file as the body) -> probabilities,
-  label, decision at the operating threshold, optional heatmap overlay and model view (base64 PNG)
+  label, decision at the operating threshold, ``warnings`` (lateral view, degenerate image...), the
+  film's size and DICOM fields, optional heatmap overlay on the film and model view (base64 PNG)
 - ``GET /v1/model`` -> the model card; ``GET /health`` -> liveness and the model's name
 - ``GET /`` -> the web page (``serve/static``, no external resources); ``GET /openapi.json``
   (FastAPI's /docs pages are off: they load scripts from a CDN)
@@ -24,8 +25,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from cxrlab import __version__
-from cxrlab.explain.overlay import overlay_heatmap, png_bytes
-from cxrlab.predict.predictor import Prediction, Predictor
+from cxrlab.explain.overlay import heatmap_colors, heatmap_on_film, overlay_heatmap, png_bytes
+from cxrlab.io.images import HEADER_FIELDS
+from cxrlab.predict.predictor import Film, Prediction, Predictor
 from cxrlab.serve.config import ServeConfig
 from cxrlab.serve.errors import install_error_handlers
 from cxrlab.serve.upload import read_upload
@@ -71,22 +73,30 @@ def _routes(app: FastAPI) -> None:
     @app.post("/v1/predict")
     async def predict(request: Request, heatmap: bool = False, image: bool = False) -> dict[str, Any]:
         state = request.app.state
-        data, name = await read_upload(request, state.config.max_upload_bytes)
-        pred = await anyio.to_thread.run_sync(_predict_one, state.predictor, data, name, state.config, heatmap,
+        data, name = await read_upload(request, state.config.max_upload_bytes, state.config.read_timeout_s)
+        return await anyio.to_thread.run_sync(_predict_one, state.predictor, data, name, state.config, heatmap, image,
                                               limiter=state.limiter)
-        return prediction_json(pred, state.predictor, name, heatmap, image)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(str(static_dir() / "index.html"), headers={"Content-Security-Policy": PAGE_CSP})
 
 
-def _predict_one(predictor: Predictor, data: bytes, name: str, config: ServeConfig, heatmap: bool) -> Prediction:
-    view = predictor.load(data, name=name, max_pixels=config.max_pixels)
-    return predictor.predict_views(view[None], heatmaps=heatmap)[0]
+def _predict_one(predictor: Predictor, data: bytes, name: str, config: ServeConfig, heatmap: bool,
+                 image: bool) -> dict[str, Any]:
+    film = predictor.read(data, name=name, max_pixels=config.max_pixels, keep_film=heatmap or image)
+    del data
+    pred = predictor.predict_views(film.view[None], heatmaps=heatmap)[0]
+    return prediction_json(pred, predictor, name, heatmap, image, film)
 
 
-def prediction_json(pred: Prediction, predictor: Predictor, name: str, heatmap: bool, image: bool) -> dict[str, Any]:
+#: The DICOM header fields a person checks before trusting a result (the reader's ``HEADER_FIELDS``).
+DICOM_FIELDS = HEADER_FIELDS
+
+
+def prediction_json(pred: Prediction, predictor: Predictor, name: str, heatmap: bool, image: bool,
+                    film: Film | None = None) -> dict[str, Any]:
+    meta = (film.meta if film else None) or {}
     out: dict[str, Any] = {
         "filename": name,
         "label": pred.label,
@@ -94,17 +104,28 @@ def prediction_json(pred: Prediction, predictor: Predictor, name: str, heatmap: 
         "probabilities": pred.probabilities,
         "decision": {"label": pred.decision.label, "flagged": list(pred.decision.flagged),
                      "rule": pred.decision.rule, "thresholds": predictor.thresholds},
+        "warnings": list(film.warnings) if film else [],
+        "film": {"width": film.width, "height": film.height} if film else None,
+        "dicom": {k: meta[k] for k in DICOM_FIELDS if meta.get(k)},
         "temperature": predictor.temperature,
         "model": predictor.card.get("name"),
         "intended_use": predictor.card.get("intended_use"),
     }
+    shown = film.display if film is not None and film.display is not None else pred.image
     if heatmap:
-        out["heatmap"] = None if pred.heatmap is None else {
-            "class": pred.heatmap_class, "png_base64": _b64(png_bytes(overlay_heatmap(pred.image, pred.heatmap)))}
-        if pred.heatmap is None:
+        out["heatmap"] = None
+        if pred.heatmap is not None:
+            on_film, cam = heatmap_on_film(shown, pred.heatmap, predictor.preprocess_config)
+            out["heatmap"] = {"class": pred.heatmap_class, "png_base64": _b64(png_bytes(overlay_heatmap(on_film, cam))),
+                              "colors_png_base64": _b64(png_bytes(heatmap_colors(cam))),
+                              "width": int(cam.shape[1]), "height": int(cam.shape[0])}
+        else:
             out["heatmap_note"] = "this model's bundle has no heatmap output (see the card's 'heatmap')"
     if image:
         out["image"] = {"png_base64": _b64(png_bytes(pred.image)), "size": predictor.size}
+        if out["film"] is not None:
+            out["film"].update(png_base64=_b64(png_bytes(shown)), shown_width=int(shown.shape[1]),
+                               shown_height=int(shown.shape[0]))
     return out
 
 

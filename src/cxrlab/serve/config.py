@@ -20,6 +20,8 @@ class ServeConfig:
     #: ONNX Runtime intra-op threads per inference (0 = ONNX Runtime's default). One thread per
     #: inference with ``max_concurrent`` ~ cores measured 2x the throughput of ORT's default.
     threads: int = 1
+    #: Seconds an upload may go without sending a byte (the whole body: 10x that) before 408.
+    read_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -28,5 +30,7 @@ class ServeConfig:
             raise ConfigError(f"serve.max_upload_bytes must be at least 1024, got {self.max_upload_bytes}")
         if self.max_pixels < 64 * 64:
             raise ConfigError(f"serve.max_pixels must be at least 4096, got {self.max_pixels}")
+        if not self.read_timeout_s > 0:
+            raise ConfigError(f"serve.read_timeout_s must be > 0, got {self.read_timeout_s}")
         if self.max_concurrent < 1 or self.threads < 0:
             raise ConfigError("serve.max_concurrent must be >= 1 and serve.threads >= 0")

@@ -27,7 +27,7 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 def image_error(exc: ImageReadError) -> ApiError:
     """Map an unreadable-image reason to a status: 400 empty, 413 too many pixels, 415 not an
-    image / unsupported DICOM, 422 corrupt or truncated."""
+    image / unsupported DICOM, 422 corrupt or truncated, or refused as not a chest radiograph (``not_a_chest_radiograph``)."""
     reason = exc.reason
     if isinstance(exc, ImageRefusedError):  # decodes, but is not a chest radiograph (CT, colour photo...)
         return ApiError(422, "not_a_chest_radiograph", f"{exc.path}: {reason}")

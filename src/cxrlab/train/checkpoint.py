@@ -47,6 +47,7 @@ class CheckpointMeta:
     config: dict[str, Any] = field(default_factory=dict)
     temperature: float = 1.0
     thresholds: dict[str, Any] = field(default_factory=dict)
+    weights_origin: dict[str, Any] = field(default_factory=dict)  # pretrained weights: package/file, sha256, mean/std
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
     created: str = ""

@@ -80,6 +80,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     epochs: int = 20
+    samples_per_epoch: int = 0  # films drawn per epoch by the balanced samplers (0 = the training split's size)
     batch_size: int = 32  # per process
     eval_batch_size: int = 64
     seed: int = 0
@@ -97,6 +98,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.samples_per_epoch < 0:
+            raise ConfigError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ConfigError("batch_size and eval_batch_size must be >= 1")
         if self.monitor not in MONITOR_CHOICES:

@@ -199,7 +199,7 @@ def _meta(run: Run, row: dict):
     cfg, scheme = run.cfg, run.data.scheme
     return make_meta(architecture=cfg.model.name, classes=scheme.classes, label_scheme=scheme.to_dict(),
                      in_chans=cfg.model.in_chans, preprocess=to_dict(cfg.data.preprocess), mean=run.mean,
-                     std=run.std, epoch=row["epoch"], metrics={k: v for k, v in row.items() if k.startswith("val_")},
+                     std=run.std, weights_origin=run.weights_origin, epoch=row["epoch"], metrics={k: v for k, v in row.items() if k.startswith("val_")},
                      config=to_dict(cfg))
 
 

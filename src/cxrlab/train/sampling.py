@@ -17,13 +17,15 @@ from torch.utils.data import DistributedSampler, Sampler
 
 
 class WeightedEpochSampler(Sampler[int]):
-    """Draw ``len(weights)`` indices with replacement (per-epoch generator), this rank's share."""
+    """Draw ``num_samples`` (default ``len(weights)``) indices with replacement (per-epoch
+    generator), this rank's share."""
 
-    def __init__(self, weights: np.ndarray, seed: int = 0, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, weights: np.ndarray, seed: int = 0, rank: int = 0, world: int = 1,
+                 num_samples: int | None = None) -> None:
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
         self.seed, self.rank, self.world = seed, rank, world
         self.epoch = 0
-        self.per_rank = math.ceil(len(self.weights) / world)
+        self.per_rank = math.ceil((num_samples or len(self.weights)) / world)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -56,12 +58,13 @@ def source_balanced_weights(targets: np.ndarray, sources: np.ndarray) -> np.ndar
 
 
 def build_train_sampler(targets: np.ndarray, balanced: bool, seed: int, rank: int = 0, world: int = 1,
-                        sources: np.ndarray | None = None) -> Sampler[int]:
+                        sources: np.ndarray | None = None, num_samples: int | None = None) -> Sampler[int]:
     """Uniform shuffling, or (``balanced``) class-balanced draws - also source-balanced when
-    ``sources`` (one source name per sample) is given."""
+    ``sources`` (one source name per sample) is given. ``num_samples``: draws per epoch of the
+    balanced samplers (default: as many as there are samples)."""
     if balanced:
         weights = class_balanced_weights(targets) if sources is None else source_balanced_weights(targets, sources)
-        return WeightedEpochSampler(weights, seed=seed, rank=rank, world=world)
+        return WeightedEpochSampler(weights, seed=seed, rank=rank, world=world, num_samples=num_samples)
     return DistributedSampler(range(len(targets)), num_replicas=world, rank=rank, shuffle=True, seed=seed)
 
 

@@ -36,6 +36,7 @@ class Run:
     log: RunLog
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    weights_origin: dict
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -80,6 +81,12 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     mean, std = (float(info.mean),), (float(info.std),)
     device = torch.device(ctx.device)
     model = _build_model(cfg, len(scheme.classes), device, resumed)
+    from cxrlab.models.registry import weights_origin
+
+    origin = weights_origin(cfg.model.name, cfg.model.weights, cfg.model.pretrained)
+    if origin:
+        log(f"initial weights: {origin.get('package') or origin.get('file') or origin.get('model')} "
+            f"{origin.get('sha256', '')[:12]}")
     from cxrlab.train.criterion import build_run_criterion, train_source_ids
 
     source_ids, source_names = train_source_ids(cfg, data)
@@ -98,7 +105,7 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     log(f"model {cfg.model.name} on {device} x{ctx.world}, amp={dtype}, channels_last={cfg.channels_last}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
-               scaler, step, log, mean, std)
+               scaler, step, log, mean, std, origin)
 
 
 def _log_data(log: RunLog, data: TrainData, ctx: DistContext) -> None:
@@ -128,7 +135,11 @@ def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
     from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
 
     balanced = cfg.loss.imbalance in ("sampler", "source-balanced", "group-dro")
-    sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world, sources=sources)
+    if cfg.samples_per_epoch and not balanced:
+        raise ConfigError("samples_per_epoch needs a class-balanced sampler (loss.imbalance sampler, "
+                          "source-balanced or group-dro)")
+    sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world, sources=sources,
+                                  num_samples=cfg.samples_per_epoch or None)
     common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
                               drop_last=len(sampler) > cfg.batch_size, **common)

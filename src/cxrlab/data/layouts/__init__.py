@@ -30,7 +30,8 @@ def discover(roots: list[Path], frontal_only: bool = True) -> Found:
     """Walk every root and return the images to decode plus what was excluded or skipped."""
     found = Found()
     seen: set[str] = set()
+    real_roots = tuple(os.path.realpath(r) for r in roots)
     for root in roots:
         for folder, source in dataset_folders(root):
-            FolderWalker(source=source, found=found, frontal_only=frontal_only, seen=seen).walk(folder)
+            FolderWalker(source=source, found=found, frontal_only=frontal_only, seen=seen, roots=real_roots).walk(folder)
     return found

@@ -5,6 +5,7 @@ the way (:mod:`cxrlab.data.layouts.tables`) take over their folder's whole subtr
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,9 @@ from cxrlab.data.layouts.common import (
     IGNORED_DIRS, IGNORED_SUFFIXES, MASK, UNLISTED, Candidate, Found, folder_label, is_mask_dir,
     is_mask_file, split_name,
 )
-from cxrlab.data.layouts.tables import index_manifest_table, index_metadata_table, table_layout
+from cxrlab.data.layouts.tables import (
+    index_manifest_table, index_metadata_table, manifest_table_problem, table_layout,
+)
 from cxrlab.io.images import SUPPORTED_SUFFIXES, is_dicom_bytes
 from cxrlab.labels import PNEUMONIA, canonical_label
 
@@ -48,18 +51,37 @@ class FolderContext:
         return replace(self, last_folder=name)
 
 
-def list_folder(folder: Path) -> tuple[list[Path], list[Path]]:
-    """Files and sub-folders, sorted, without hidden entries or ignored folders."""
+def list_folder(folder: Path, problems: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[Path]]:
+    """Files and sub-folders, sorted, without hidden entries or ignored folders. Entries that cannot
+    be followed (a dangling symbolic link, a link loop) are left out and, when ``problems`` is
+    given, appended to it as ``(path, reason)``."""
     files, dirs = [], []
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith(".") or entry.name.lower() in IGNORED_DIRS:
                 continue
-            if entry.is_dir():
-                dirs.append(Path(entry.path))
-            elif entry.is_file():
-                files.append(Path(entry.path))
+            try:
+                if entry.is_dir():
+                    dirs.append(Path(entry.path))
+                elif entry.is_file():
+                    files.append(Path(entry.path))
+                elif entry.is_symlink() and problems is not None:
+                    problems.append((entry.path, f"dangling symbolic link (its target {os.readlink(entry.path)} does not exist)"))
+            except OSError as exc:  # ELOOP: a link that points to itself, or round in a circle
+                if problems is not None:
+                    problems.append((entry.path, broken_entry_reason(entry.path, exc)))
     return files, dirs
+
+
+def broken_entry_reason(path: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"symbolic link loop ({path} -> {os.readlink(path)} never reaches a file)"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def inside(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or lies below it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def looks_like_dataset(folder: Path) -> bool:
@@ -79,32 +101,69 @@ def _is_structural(name: str) -> bool:
 
 @dataclass
 class FolderWalker:
-    """Walks one dataset folder, filling ``found``."""
+    """Walks one dataset folder, filling ``found``.
+
+    ``roots`` are the real paths of the folders being indexed. A symbolic link to a file or folder
+    inside one is not followed (its films are indexed once, where they really sit, under their own class
+    folder); a link to somewhere outside is followed, once. Loops and dangling links are skipped
+    with the reason.
+    """
 
     source: str
     found: Found
     frontal_only: bool = True
     seen: set[str] = field(default_factory=set)
+    roots: tuple[str, ...] = ()
 
     def walk(self, folder: Path, ctx: FolderContext = FolderContext()) -> None:
         real = os.path.realpath(folder)
         if real in self.seen:  # symlink loop or a folder reached twice
+            if folder.is_symlink():
+                self.found.skip(str(folder), f"symbolic link loop (leads back to {real}, already indexed)")
             return
         self.seen.add(real)
+        problems: list[tuple[str, str]] = []
         try:
-            files, dirs = list_folder(folder)
+            files, dirs = list_folder(folder, problems)
         except OSError as exc:
             self.found.skip(str(folder), f"cannot list folder ({exc.strerror or exc})")
             return
+        for path, reason in problems:
+            self.found.skip(path, reason)
         if self._table(folder, files):
             return
         for path in files:
-            self._add_file(path, ctx)
+            if not self._followed_link(path, "file"):
+                self._add_file(path, ctx)
         for sub in dirs:
-            self.walk(sub, ctx.enter(sub.name))
+            if not self._followed_link(sub, "folder"):
+                self.walk(sub, ctx.enter(sub.name))
+
+    def _followed_link(self, path: Path, kind: str) -> bool:
+        """True (and recorded as skipped) when ``path`` is a link that must not be followed."""
+        if not path.is_symlink():
+            return False
+        target = os.path.realpath(path)
+        if any(inside(root, target) for root in self.roots):
+            reason = f"symbolic link loop ({kind} link to {target}, which holds the dataset itself)"
+        elif any(inside(target, root) for root in self.roots):
+            reason = (f"symbolic link to a {kind} inside the dataset ({target}): its films are indexed once, "
+                      "where they really sit, under their own class folder")
+        elif kind == "file" and target in self.seen:
+            reason = f"second link to {target}, already indexed"
+        else:
+            if kind == "file":
+                self.seen.add(target)
+            return False
+        self.found.skip(str(path), reason)
+        return True
 
     def _table(self, folder: Path, files: list[Path]) -> bool:
-        layout = table_layout(folder, [f.name for f in files])
+        names = [f.name for f in files]
+        problem = manifest_table_problem(folder, names)
+        if problem:
+            self.found.skip(str(folder / "manifest.csv"), problem)
+        layout = table_layout(folder, names)
         if layout is None:
             return False
         kind, csv_path = layout

