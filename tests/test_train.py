@@ -146,3 +146,21 @@ def test_source_balanced_weights_give_each_class_and_each_source_within_it_an_eq
     assert w[7] / w[0] == pytest.approx(3.0)
     drawn = list(build_train_sampler(targets, True, seed=0, sources=sources))
     assert set(drawn) <= set(range(12)) and len(drawn) == 12
+
+
+def test_epoch_summary_lines_fit_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from cxrlab.train.progress import TrainProgress
+
+    buf = io.StringIO()
+    progress = TrainProgress(True, Console(file=buf, width=80, force_terminal=False))
+    row = {"epoch": 12, "train_loss": 0.123456, "train_accuracy": 0.98765, "val_loss": 1.23456, "val_accuracy": 0.8765,
+           "val_macro_f1": 0.87654, "val_auc": 0.98765, "images_per_s": 1234.5}
+    progress.epoch_summary(row, "val_macro_f1", improved=True)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
+    assert lines[0].startswith("epoch 12: train loss 0.1235") and "val macro-F1 0.8765" in lines[1]
+    assert lines[1].endswith("1234.5 img/s *best*")

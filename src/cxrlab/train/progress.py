@@ -52,8 +52,8 @@ class TrainProgress:
             return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
         star = " [green]*best*[/]" if improved else ""
-        self.message(
-            f"epoch {row['epoch']}: train loss {fmt('train_loss')} acc {fmt('train_accuracy')} | "
-            f"val loss {fmt('val_loss')} acc {fmt('val_accuracy')} macro-F1 {fmt('val_macro_f1')} "
-            f"AUC {fmt('val_auc')} | {row.get('images_per_s', 0):.1f} img/s{star}"
-        )
+        # Two lines of at most ~70 characters: a console 80 columns wide never breaks one mid-figure.
+        self.message(f"epoch {row['epoch']}: train loss {fmt('train_loss')} acc {fmt('train_accuracy')} | "
+                     f"val loss {fmt('val_loss')} acc {fmt('val_accuracy')}")
+        self.message(f"  val macro-F1 {fmt('val_macro_f1')} AUC {fmt('val_auc')} | "
+                     f"{row.get('images_per_s', 0):.1f} img/s{star}")
