@@ -56,6 +56,12 @@ NO_PIXELS: dict[str, str] = {
     "UN_sequence.dcm": " (CT Image Storage)", "priv_SQ.dcm": " (MR Image Storage)",
     "no_meta_group_length.dcm": " (RT Image Storage)", "empty_charset_LEI.dcm": "", "no_meta.dcm": "",
 }
+#: 12-bit JPEG Extended: only the optional GPL decoder (cxrlab[dicom-gpl]: pylibjpeg-libjpeg) reads it;
+#: with the core decoders (what CI installs) such a frame is refused before decoding, with this reason.
+NO_CORE_DECODER = ("unsupported DICOM transfer syntax JPEG Extended (Process 2 and 4) (1.2.840.10008.1.2.4.51) "
+                   "with 12-bit samples: no installed decoder reads 12-bit JPEG Extended (python-gdcm and Pillow "
+                   "read 8-bit only); pip install 'cxrlab[dicom-gpl]' adds pylibjpeg-libjpeg (GPL-3.0), which does")
+TWELVE_BIT_JPEG = ("JPGExtended.dcm", "JPEG-lossy.dcm")  # the second is also corrupt (see BROKEN)
 #: Broken on purpose in pydicom's corpus: what decoding them anyway (radiograph_only=False) reports.
 BROKEN: dict[str, str] = {
     "JPEG-lossy.dcm": "corrupt DICOM pixel data (transfer syntax JPEG Extended (Process 2 and 4) (1.2.840.10008.1.2.4.51))",
@@ -100,10 +106,22 @@ def test_no_corpus_file_is_taken_for_a_chest_radiograph():
     assert len(REFUSALS) == 64 and len(NO_PIXELS) == 14
 
 
+def _gpl_jpeg_installed() -> bool:
+    from cxrlab.io.dicom_syntax import JPEG_EXTENDED, available_plugins
+
+    return "pylibjpeg" in available_plugins(JPEG_EXTENDED)
+
+
 def test_every_pixel_bearing_corpus_file_in_a_supported_syntax_decodes():
-    decoded = 0
+    gpl = _gpl_jpeg_installed()
+    decoded = []
     for path in corpus_files():
         if path.name in NO_PIXELS:
+            continue
+        if path.name in TWELVE_BIT_JPEG and not gpl:
+            with pytest.raises(ImageReadError) as info:
+                read_image(path, radiograph_only=False)
+            assert info.value.reason == NO_CORE_DECODER, path.name
             continue
         if path.name in BROKEN:
             with pytest.raises(ImageReadError) as info:
@@ -114,8 +132,20 @@ def test_every_pixel_bearing_corpus_file_in_a_supported_syntax_decodes():
         assert img.pixels.ndim == 2 and img.pixels.dtype in (np.uint8, np.uint16) and img.format == "DICOM"
         if path.name in REFUSALS:
             assert REFUSED + REFUSALS[path.name] in img.warnings  # the reason travels with the pixels
-        decoded += 1
-    assert decoded >= 58  # every syntax in the corpus: native, deflated, RLE, JPEG baseline/extended/lossless, JPEG-LS, J2K
+        decoded.append(path.name)
+    # every syntax in the corpus: native, deflated, RLE, JPEG baseline/extended/lossless, JPEG-LS, J2K;
+    # 12-bit JPEG Extended (JPGExtended.dcm) only with the GPL extra
+    assert len(decoded) == (58 if gpl else 57) and ("JPGExtended.dcm" in decoded) == gpl
+
+
+def test_the_core_decoders_are_licence_clean_and_the_gpl_one_is_an_extra():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = {dep.split(">")[0].split("=")[0].split("[")[0].strip().lower() for dep in project["dependencies"]}
+    assert {"pylibjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "python-gdcm"} <= core
+    assert "pylibjpeg-libjpeg" not in core  # GPL-3.0: never installed with cxrlab itself
+    assert any(d.startswith("pylibjpeg-libjpeg") for d in project["optional-dependencies"]["dicom-gpl"])
 
 
 def test_corpus_multi_frame_and_colour_files_decode_their_first_frame():

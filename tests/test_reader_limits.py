@@ -88,8 +88,23 @@ def test_undecodable_syntax_names_it_and_what_to_install(tmp_path, monkeypatch):
                                              r"Lossless.*\(1\.2\.840\.10008\.1\.2\.4\.70\)\)"):
         read_image(path)
     monkeypatch.setattr(dicom_syntax, "decoder_available", lambda uid: False)  # a trimmed install
-    with pytest.raises(ImageReadError, match=r"no decoder installed \(pip install pylibjpeg pylibjpeg-libjpeg"):
+    with pytest.raises(ImageReadError, match=r"no decoder installed \(pip install python-gdcm\)$"):
         read_image(path)
+
+
+def test_12_bit_jpeg_extended_without_the_gpl_extra_names_the_syntax_and_the_extra(tmp_path, monkeypatch):
+    frame = b"\xff\xd8\xff\xc1\x00\x0b\x0c\x00\x20\x00\x20\x01\x01\x11\x00" + b"\x00" * 64  # SOF1, 12-bit
+    path = encapsulated_dicom(tmp_path / "x.dcm", [frame], "1.2.840.10008.1.2.4.51", 32, 32, BitsStored=12, HighBit=11)
+    monkeypatch.setattr(dicom_syntax, "available_plugins", lambda uid: frozenset({"gdcm", "pillow"}))  # the core
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert info.value.reason == (
+        "unsupported DICOM transfer syntax JPEG Extended (Process 2 and 4) (1.2.840.10008.1.2.4.51) with 12-bit "
+        "samples: no installed decoder reads 12-bit JPEG Extended (python-gdcm and Pillow read 8-bit only); "
+        "pip install 'cxrlab[dicom-gpl]' adds pylibjpeg-libjpeg (GPL-3.0), which does")
+    assert dicom_syntax.missing_decoder("1.2.840.10008.1.2.4.51", 8) is None  # 8-bit: the core decoders read it
+    monkeypatch.setattr(dicom_syntax, "available_plugins", lambda uid: frozenset({"gdcm", "pillow", "pylibjpeg"}))
+    assert dicom_syntax.missing_decoder("1.2.840.10008.1.2.4.51", 12) is None  # with the extra
 
 
 def test_syntaxes_no_plugin_decodes_are_named(tmp_path):

@@ -3,7 +3,8 @@
 Order matters for safety: the header is parsed without the pixel data (:mod:`.dicom_header`), the
 object is refused if it is not a chest radiograph (:mod:`.radiograph`), the frame size is checked
 against the pixel limit, a compressed frame's own declared size is checked too (:mod:`.codestream`),
-and only then is the first frame inflated/decoded. Colour images are judged by their chroma.
+a frame no installed decoder reads is refused naming what to install (:mod:`.dicom_syntax`), and only
+then is the first frame inflated/decoded. Colour images are judged by their chroma.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from cxrlab.io.colour import measure_chroma
 from cxrlab.io.dicom_header import DicomHeader, inflate_first_frame, read_header
 from cxrlab.io.dicom_meta import dicom_meta, dicom_view
 from cxrlab.io.dicom_pixels import colour_to_gray, stretch, to_display
-from cxrlab.io.dicom_syntax import decode_failure, syntax_name
+from cxrlab.io.dicom_syntax import decode_failure, missing_decoder, syntax_name
 from cxrlab.io.flags import image_warnings
 from cxrlab.io.loaded import LoadedImage
 from cxrlab.io.radiograph import body_part_verdict, is_secondary_capture, refusal_reason, sop_class
@@ -47,6 +48,9 @@ def read_dicom(source: BinaryIO, label: str, max_pixels: int, radiograph_only: b
     frame_bytes = _check_size(ds, label, max_pixels)
     if header.inflater is None and header.syntax.startswith(_ENCAPSULATED_PREFIXES):
         _check_codestream(header, label, max_pixels)
+        missing = missing_decoder(header.syntax, _int(ds.get("BitsStored"), 0) or _int(ds.get("BitsAllocated"), 8))
+        if missing:
+            raise ImageReadError(label, missing)
     arr = _decode_first_frame(header, frame_bytes, label)
     notes: list[str] = [refusal] if refusal else []
     photometric = meta.get("photometric", "MONOCHROME2")

@@ -1,21 +1,31 @@
 """DICOM transfer syntaxes: their names, and what to install when one cannot be decoded.
 
-cxrlab installs pydicom's ``pylibjpeg`` plugins (``pylibjpeg-libjpeg`` for JPEG baseline,
-extended, lossless and JPEG-LS; ``pylibjpeg-openjpeg`` for JPEG 2000 and HTJ2K; ``pylibjpeg-rle``
-for RLE). A decode failure is reported with the syntax by name and, when the decoder is missing
-(a trimmed install), the package that decodes it.
+cxrlab's core decoders are licence-clean (MIT / Apache-2.0 / BSD): pydicom's own (native, deflated,
+RLE), ``pylibjpeg`` with ``pylibjpeg-openjpeg`` (JPEG 2000, HTJ2K) and ``pylibjpeg-rle`` (fast RLE),
+``python-gdcm`` (JPEG baseline / extended 8-bit, JPEG lossless, JPEG-LS, JPEG 2000) and Pillow.
+12-bit JPEG Extended (…4.51 with BitsStored > 8) is read only by ``pylibjpeg-libjpeg``, which is
+GPL-3.0 and therefore an optional extra: ``pip install 'cxrlab[dicom-gpl]'``. A frame no installed
+plugin can decode is refused *before* decoding, naming the syntax and what to install
+(:func:`missing_decoder`); a decode that fails anyway names the syntax (:func:`decode_failure`).
 """
 
 from __future__ import annotations
 
-#: Transfer syntax UID prefix -> the pip packages that decode it (pydicom plugins).
+#: The optional extra (and its package) that adds the GPL-3.0 JPEG decoder.
+GPL_EXTRA = "pip install 'cxrlab[dicom-gpl]'"
+GPL_PACKAGE = "pylibjpeg-libjpeg (GPL-3.0)"
+JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
+#: pydicom plugins that decode JPEG Extended only with 8-bit samples (they say so when asked for 12).
+_EIGHT_BIT_JPEG_PLUGINS = frozenset({"gdcm", "pillow"})
+
+#: Transfer syntax UID -> the pip packages that decode it (pydicom plugins), core decoders first.
 _DECODER_PACKAGES: dict[str, str] = {
-    "1.2.840.10008.1.2.4.50": "pylibjpeg pylibjpeg-libjpeg (or Pillow)",
-    "1.2.840.10008.1.2.4.51": "pylibjpeg pylibjpeg-libjpeg",
-    "1.2.840.10008.1.2.4.57": "pylibjpeg pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.70": "pylibjpeg pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.80": "pylibjpeg pylibjpeg-libjpeg (or pyjpegls)",
-    "1.2.840.10008.1.2.4.81": "pylibjpeg pylibjpeg-libjpeg (or pyjpegls)",
+    "1.2.840.10008.1.2.4.50": "python-gdcm (or Pillow)",
+    JPEG_EXTENDED: f"python-gdcm; for 12-bit samples 'cxrlab[dicom-gpl]', which adds {GPL_PACKAGE}",
+    "1.2.840.10008.1.2.4.57": "python-gdcm",
+    "1.2.840.10008.1.2.4.70": "python-gdcm",
+    "1.2.840.10008.1.2.4.80": "python-gdcm (or pyjpegls)",
+    "1.2.840.10008.1.2.4.81": "python-gdcm (or pyjpegls)",
     "1.2.840.10008.1.2.4.90": "pylibjpeg pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.91": "pylibjpeg pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.201": "pylibjpeg pylibjpeg-openjpeg",
@@ -51,6 +61,21 @@ def syntax_name(uid: str | None) -> str:
     return f"{name} ({uid})" if name and name != str(uid) else str(uid)
 
 
+def missing_decoder(uid: str | None, bits_stored: int) -> str | None:
+    """Why no installed decoder can read frames of this syntax and sample precision (the reason of
+    an :class:`~cxrlab.errors.ImageReadError`, naming the syntax and what to install), or None.
+    Native, unknown and never-decodable syntaxes are left to the decoding (:func:`decode_failure`)."""
+    uid = str(uid or "")
+    if uid in _DECODER_PACKAGES and not decoder_available(uid):
+        return f"unsupported DICOM transfer syntax {syntax_name(uid)}: no decoder installed " \
+               f"(pip install {_DECODER_PACKAGES[uid]})"
+    if uid == JPEG_EXTENDED and bits_stored > 8 and available_plugins(uid) <= _EIGHT_BIT_JPEG_PLUGINS:
+        return (f"unsupported DICOM transfer syntax {syntax_name(uid)} with {bits_stored}-bit samples: "
+                f"no installed decoder reads 12-bit JPEG Extended (python-gdcm and Pillow read 8-bit only); "
+                f"{GPL_EXTRA} adds {GPL_PACKAGE}, which does")
+    return None
+
+
 def decode_failure(uid: str | None, exc: Exception) -> str:
     """The reason for an :class:`~cxrlab.errors.ImageReadError` when pixel data did not decode."""
     syntax = syntax_name(uid)
@@ -65,13 +90,25 @@ def decode_failure(uid: str | None, exc: Exception) -> str:
 
 
 def decoder_available(uid: str) -> bool:
-    """True when pydicom has a working decoder plugin for the syntax (False if none or unknown)."""
+    """True when pydicom can decode the syntax (natively or with a plugin; False if none or unknown)."""
     from pydicom.pixels import get_decoder
 
     try:
         return bool(get_decoder(uid).is_available)
     except (NotImplementedError, ValueError):
         return False
+
+
+def available_plugins(uid: str) -> frozenset[str]:
+    """Names of pydicom's installed, working decoder plugins for the syntax (``gdcm``, ``pillow``,
+    ``pylibjpeg``, ``pydicom``...); empty when none is installed or the syntax is unknown."""
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(uid)
+        return frozenset(decoder.available_plugins) if decoder.is_available else frozenset()
+    except (NotImplementedError, ValueError):
+        return frozenset()
 
 
 def _short(exc: Exception, limit: int = 300) -> str:
