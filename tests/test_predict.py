@@ -226,3 +226,16 @@ def test_unwritable_out_is_a_plain_error_before_any_work(bundle, image_files, tm
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 2
+
+
+def test_predict_prints_no_pydicom_warning_and_puts_it_in_the_warnings_column(bundle, tmp_path):
+    from test_reader_warnings import odd_dicom
+
+    path = odd_dicom(tmp_path / "odd.dcm")
+    out = tmp_path / "p.csv"
+    result = CliRunner().invoke(build_app(), ["predict", str(bundle[1]), str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "UserWarning" not in result.output and "valuerep" not in result.output
+    row = _read(out)[0]
+    assert row["label"] and row["warnings"] == (
+        "DICOM: Invalid value for VR IS: '1.5'.; DICOM: Value \"1.5\" is not valid for elements with a VR of IS")

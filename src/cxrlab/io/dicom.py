@@ -9,6 +9,7 @@ then is the first frame inflated/decoded. Colour images are judged by their chro
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, BinaryIO
 
@@ -21,6 +22,7 @@ from cxrlab.io.dicom_header import DicomHeader, inflate_first_frame, read_header
 from cxrlab.io.dicom_meta import dicom_meta, dicom_view
 from cxrlab.io.dicom_pixels import colour_to_gray, stretch, to_display
 from cxrlab.io.dicom_syntax import decode_failure, missing_decoder, syntax_name
+from cxrlab.io.dicom_warnings import captured_pydicom_warnings
 from cxrlab.io.flags import image_warnings
 from cxrlab.io.loaded import LoadedImage
 from cxrlab.io.radiograph import body_part_verdict, is_secondary_capture, refusal_reason, sop_class
@@ -32,7 +34,14 @@ _ENCAPSULATED_PREFIXES = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
 
 def read_dicom(source: BinaryIO, label: str, max_pixels: int, radiograph_only: bool = True) -> LoadedImage:
     """Decode the first frame of a DICOM file. Raises :class:`ImageReadError` /
-    :class:`ImageRefusedError` naming the file and the reason."""
+    :class:`ImageRefusedError` naming the file and the reason. pydicom's own warnings about the
+    file never reach the terminal: the meaningful ones join the image's warnings."""
+    with captured_pydicom_warnings() as notes:
+        image = _read_dicom(source, label, max_pixels, radiograph_only)
+    return dataclasses.replace(image, warnings=(*image.warnings, *notes)) if notes else image
+
+
+def _read_dicom(source: BinaryIO, label: str, max_pixels: int, radiograph_only: bool) -> LoadedImage:
     header = read_header(source, label)
     ds = header.ds
     meta = dicom_meta(ds, header.syntax)
