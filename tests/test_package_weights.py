@@ -45,8 +45,12 @@ def fake_package(tmp_path, monkeypatch):
 
     torch.manual_seed(0)
     reference = timm.create_model(TINY, num_classes=1000, in_chans=3).state_dict()
-    state = efficientnet_pytorch_names({k: torch.randn_like(v.float()).to(v.dtype) if v.is_floating_point() else v
-                                        for k, v in reference.items()})
+    def fake(key, value):
+        if not value.is_floating_point():
+            return value
+        return torch.rand_like(value) + 0.5 if key.endswith("running_var") else torch.randn_like(value) * 0.1
+
+    state = efficientnet_pytorch_names({k: fake(k, v) for k, v in reference.items()})
     folder = tmp_path / "site" / "fake_tiny_weights"
     (folder / "models").mkdir(parents=True)
     (folder / "__init__.py").write_text("")
@@ -110,3 +114,12 @@ def test_timm_names_take_mean_std_and_size_from_pretrained_cfg():
     assert info.default_size == 224 and abs(info.mean - 0.449) < 1e-3
     clip = model_info("vit_base_patch16_clip_224")  # CLIP weights: another mean/std
     assert abs(clip.mean - sum((0.48145466, 0.4578275, 0.40821073)) / 3) < 1e-6
+
+
+def test_new_head_of_a_pretrained_backbone_starts_near_chance(fake_package):
+    model = create_model(TINY, 3, in_chans=1, weights="imagenet").eval()
+    head = model.get_classifier()
+    assert float(head.weight.std()) < 0.02 and float(head.bias.abs().max()) == 0.0  # timm init: std 0.33
+    with torch.no_grad():
+        probs = model(torch.randn(4, 1, 64, 64)).softmax(1)
+    assert float((probs - 1 / 3).abs().max()) < 0.2
