@@ -23,7 +23,8 @@ from helpers_deploy import film, make_run, single_thread_torch
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_thread_torch)
 
 EXPECTED_LAYER = {"cnn-small": "features", "vgg16": "features", "resnet18": "layer4", "resnet50": "layer4",
-                  "densenet121": "features", "efficientnet_b0": "bn2", "mobilenetv3_large_100": "blocks"}
+                  "densenet121": "features", "efficientnet_b0": "bn2", "mobilenetv3_large_100": "blocks",
+                  **{f"efficientnet_lite{i}": "bn2" for i in range(3)}}
 NOT_CAMABLE = {"vgg16", "mobilenetv3_large_100"}  # heads with layers after the pooling
 
 
