@@ -123,3 +123,14 @@ def test_new_head_of_a_pretrained_backbone_starts_near_chance(fake_package):
     with torch.no_grad():
         probs = model(torch.randn(4, 1, 64, 64)).softmax(1)
     assert float((probs - 1 / 3).abs().max()) < 0.2
+
+
+def test_auto_weights_mean_the_package_when_the_model_has_one(fake_package):
+    from cxrlab.models.registry import resolve_weights
+
+    assert resolve_weights(TINY, "auto") == "imagenet" and resolve_weights("cnn-small", "auto") is None
+    assert resolve_weights(TINY, "none") is None and resolve_weights(TINY, "w.pt") == "w.pt"
+    assert weights_origin("cnn-small", "auto") == {}  # from scratch: nothing to record
+    assert weights_origin(TINY, "auto")["package"] == "fake-tiny-weights"
+    model = create_model(TINY, 3, in_chans=1, weights="auto")
+    assert float(model.get_classifier().weight.std()) < 0.02  # the pretrained path, with its new head

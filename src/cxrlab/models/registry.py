@@ -114,7 +114,10 @@ def create_model(
 ) -> nn.Module:
     """Build a model. ``weights``: a local file of pretrained weights (ImageNet or any compatible
     checkpoint); its stem is adapted to ``in_chans`` and its classifier replaced when sizes differ.
+    ``"imagenet"``: the state dict an installed package ships (:mod:`cxrlab.models.package_weights`);
+    ``"auto"``: that when the model has such a package, else none (see :func:`resolve_weights`).
     ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub."""
+    weights = resolve_weights(name, weights)
     info = model_info(name)
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
@@ -193,8 +196,26 @@ def load_adapted(model: nn.Module, state: dict[str, torch.Tensor], origin: str) 
         raise ConfigError(f"{origin}: missing tensors {missing[:3]}, unexpected {list(result.unexpected_keys)[:3]}")
 
 
+#: ``model.weights`` values that mean "no pretrained file".
+NO_WEIGHTS = ("", "none", "scratch")
+AUTO = "auto"
+
+
+def resolve_weights(name: str, weights: str | Path | None) -> str | Path | None:
+    """``auto`` (the training default): the model's installed-package ImageNet weights when it has
+    a package (efficientnet_lite0/1/2), else none; ``none``/``scratch``: none; anything else as given."""
+    if weights is None or str(weights).lower() in NO_WEIGHTS:
+        return None
+    if str(weights).lower() == AUTO:
+        from cxrlab.models.package_weights import PACKAGE_WEIGHTS
+
+        return IMAGENET if name in PACKAGE_WEIGHTS else None
+    return weights
+
+
 def weights_origin(name: str, weights: str | Path | None, pretrained: bool = False) -> dict:
     """What a checkpoint records about the initial weights of ``name`` (empty: trained from scratch)."""
+    weights = resolve_weights(name, weights)
     if weights is not None and str(weights) == IMAGENET:
         return load_package_weights(name)[1].to_dict()
     if weights is not None:
