@@ -22,6 +22,7 @@ SECTIONS = [  # (file, title)
     ("demo.md", "Demo timing (issue 6)"),
     ("segment.md", "Lung segmentation (issue 7 groundwork)"),
     ("loso.md", "Leave-one-source-out: does the recipe learn disease or source? (issue 7)"),
+    ("loso_adult.md", "Leave-one-source-out with adult disease and ImageNet transfer learning: the default recipe (issue 14)"),
     ("reader.md", "Image reader: pydicom's corpus, DICOM decoders, hostile files (issues 15, 18)"),
 ]
 
