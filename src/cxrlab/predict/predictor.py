@@ -66,9 +66,13 @@ class Predictor:
     @classmethod
     def from_bundle(cls, path: str | Path, threads: int = 0) -> Predictor:
         """Verify and load a bundle (``threads``: ONNX Runtime intra-op threads, 0 = its default)."""
+        return cls.from_read_bundle(read_bundle(path), path, threads)
+
+    @classmethod
+    def from_read_bundle(cls, bundle, path: str | Path, threads: int = 0) -> Predictor:
+        """A predictor for an already verified ``read_bundle(path)`` result."""
         import onnxruntime as ort
 
-        bundle = read_bundle(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(int(threads), 0)
         try:

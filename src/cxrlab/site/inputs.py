@@ -66,16 +66,8 @@ def load_site_films(source, cfg: PreprocessConfig, max_films: int = 0, seed: int
 
 def open_bundle(path: str | Path, threads: int = 0):
     """``(Bundle, Predictor)`` from one verified read of the bundle file."""
-    import onnxruntime as ort
-
-    from cxrlab.export.bundle_file import BundleError, read_bundle
+    from cxrlab.export.bundle_file import read_bundle
     from cxrlab.predict.predictor import Predictor
 
     bundle = read_bundle(path)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(int(threads), 0)
-    try:
-        session = ort.InferenceSession(bundle.onnx, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT raises its own exception types for invalid graphs
-        raise BundleError(f"{path}: ONNX Runtime cannot load model.onnx ({str(exc)[:300]})") from None
-    return bundle, Predictor(session, bundle.card, str(path))
+    return bundle, Predictor.from_read_bundle(bundle, path, threads)
