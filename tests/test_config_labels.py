@@ -53,10 +53,12 @@ def test_canonical_labels(text, label):
 
 
 def test_builtin_schemes_map_and_exclude():
-    s3 = builtin_schemes()["3class"]
-    classes, excluded = s3.apply(["COVID", "Pneumonia-Viral", "Lung_Opacity", "Normal"])
-    assert classes == ["COVID", "Pneumonia", None, "Normal"]
-    assert excluded == {"Lung_Opacity": 1}
+    s3 = builtin_schemes()["3class"]  # Pneumonia also holds the other non-COVID findings (Lung_Opacity, Other)
+    classes, excluded = s3.apply(["COVID", "Pneumonia-Viral", "Lung_Opacity", "Normal", "Other"])
+    assert classes == ["COVID", "Pneumonia", "Pneumonia", "Normal", "Pneumonia"]
+    assert excluded == {}
+    classes, excluded = builtin_schemes()["4class"].apply(["Other", "Lung_Opacity"])
+    assert classes == [None, "Lung_Opacity"] and excluded == {"Other": 1}
     s4 = builtin_schemes()["4class"]
     assert s4.map("Pneumonia-Viral") == "Viral_Pneumonia" and s4.map("Pneumonia-Bacterial") is None
     assert builtin_schemes()["binary"].map("COVID") == "Abnormal"

@@ -109,7 +109,9 @@ def test_select_rows_maps_scheme_and_explains_missing_splits():
     df = pd.DataFrame({"path": list("abcdef"), "label": ["COVID", "Normal", "Pneumonia-Viral", "Lung_Opacity", "Normal", "COVID"],
                        "source": "s", "split": ["train", "train", "train", "train", "val", "test"]})
     rows, excluded = select_rows(df, scheme)
-    assert rows["target"].tolist() == [0, 1, 2, 1, 0] and excluded == {"Lung_Opacity": 1}
+    assert rows["target"].tolist() == [0, 1, 2, 2, 1, 0] and excluded == {}  # 3class: Lung_Opacity -> Pneumonia
+    rows, excluded = select_rows(df.assign(label=df["label"].replace({"Lung_Opacity": "Unlisted"})), scheme)
+    assert rows["target"].tolist() == [0, 1, 2, 1, 0] and excluded == {"Unlisted": 1}  # unmapped: excluded, counted
     with pytest.raises(ConfigError, match="cxrlab split"):
         select_rows(df.drop(columns="split"), scheme)
     with pytest.raises(ConfigError, match="no val rows"):
