@@ -29,6 +29,11 @@ LIMITATIONS = (
     "populations or disease prevalence can be much lower.",
     "Probabilities are calibrated (temperature scaling) and the operating threshold chosen on the "
     "validation split of the training distribution; both shift with prevalence and source.",
+    "Measured failure modes of the default recipe on public sources it never saw (leave-one-source-out, "
+    "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
+    "collections were called COVID (87 % at the operating point), unseen tuberculosis films up to 56 %, "
+    "adult pneumonia vs normal AUROC 0.56-0.68. Run 'cxrlab loso' on your own sources and export with "
+    "--loso to put this model's own held-out results in 'external_validation'.",
     "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
     "get a confident but meaningless answer.",
     "Heatmaps (class activation maps) show which regions drove the score, not where disease is; they "
