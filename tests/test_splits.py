@@ -88,10 +88,10 @@ def test_respect_given_keeps_layout_splits():
 
 def test_rows_excluded_by_scheme_still_get_a_split():
     df = _manifest()
-    df.loc[:20, "label"] = "Other"  # not in the 3class scheme
-    out = make_splits(df, scheme=load_scheme("3class"), seed=0)
+    df.loc[:20, "label"] = "Other"  # not in the 4class scheme (3class trains it as Pneumonia)
+    out = make_splits(df, scheme=load_scheme("4class"), seed=0)
     assert set(out.loc[:20, "split"]) <= {"train", "val", "test"}
-    assert "(Other)" in split_table(out, load_scheme("3class")).columns
+    assert "(Other)" in split_table(out, load_scheme("4class")).columns
 
 
 def test_zero_test_fraction_leaves_test_empty():
