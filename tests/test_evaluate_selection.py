@@ -18,7 +18,7 @@ def manifest() -> pd.DataFrame:
     rows = []
     for i, (source, label, split) in enumerate([
         ("a", "COVID", "train"), ("a", "Normal", "val"), ("a", "COVID", "test"), ("a", "Normal", "test"),
-        ("b", "Pneumonia-Viral", "train"), ("b", "Normal", "test"), ("b", "Lung_Opacity", "test"),
+        ("b", "Pneumonia-Viral", "train"), ("b", "Normal", "test"), ("b", "Unlisted", "test"),
         ("c", "COVID", "external"), ("c", "Normal", "external"),
     ]):
         rows.append({"path": f"/d/{i}.png", "label": label, "source": source, "split": split,
@@ -29,8 +29,8 @@ def manifest() -> pd.DataFrame:
 def test_default_is_the_test_split_with_unmapped_labels_counted():
     df = manifest()
     es = select_rows(df, SCHEME, run_df=df)
-    assert es.name == "test" and len(es.df) == 3  # Lung_Opacity is not in the 3-class scheme
-    assert es.excluded == {"label Lung_Opacity not in scheme 3class": 1}
+    assert es.name == "test" and len(es.df) == 3  # a label the 3-class scheme does not map
+    assert es.excluded == {"label Unlisted not in scheme 3class": 1}
     assert es.df["class"].tolist() == ["COVID", "Normal", "Normal"]
     assert es.targets.tolist() == [0, 1, 1]
     assert not es.external
