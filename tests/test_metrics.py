@@ -17,7 +17,7 @@ from cxrlab.evaluate.calibration import (
     fit_temperature,
     reliability,
 )
-from cxrlab.evaluate.metrics import (
+from cxrlab.metrics.classification import (
     averages,
     classification_metrics,
     one_vs_rest_auc,

@@ -11,7 +11,7 @@ from cxrlab.labels import builtin_schemes
 from cxrlab.train.config import TrainConfig, load_train_config, with_options
 from cxrlab.train.data import select_rows
 from cxrlab.train.losses import FocalLoss, balanced_class_weights, build_criterion
-from cxrlab.train.metrics import classification_metrics
+from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.optim import warmup_cosine
 from cxrlab.train.sampling import (WeightedEpochSampler, build_eval_sampler, build_train_sampler, class_balanced_weights,
                                    source_balanced_weights)
@@ -97,11 +97,11 @@ def test_warmup_cosine_schedule():
 
 def test_metrics_match_known_values_and_nan_auc():
     probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
-    m = classification_metrics(np.array([0, 1, 2, 1]), probs, ("A", "B", "C"))
+    m = validation_metrics(probs, np.array([0, 1, 2, 1]), ("A", "B", "C"))
     assert m["accuracy"] == 0.75 and m["recall_B"] == 0.5 and m["recall_A"] == 1.0
     assert m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
     assert 0 < m["auc"] <= 1
-    assert math.isnan(classification_metrics(np.array([0, 0]), probs[:2], ("A", "B", "C"))["auc"])
+    assert math.isnan(validation_metrics(probs[:2], np.array([0, 0]), ("A", "B", "C"))["auc"])
 
 
 def test_select_rows_maps_scheme_and_explains_missing_splits():

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
 from cxrlab.evaluate.calibration import apply_temperature, calibration_summary, fit_temperature, nll
-from cxrlab.evaluate.metrics import classification_metrics, confusion, predictions
+from cxrlab.metrics.classification import classification_metrics, confusion, predictions
 from cxrlab.evaluate.proportions import apply_honest_intervals, confusion_counts, operating_counts
 from cxrlab.evaluate.thresholds import operating_point, operating_point_stat, threshold_for_sensitivity
 

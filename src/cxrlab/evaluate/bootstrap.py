@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from cxrlab.evaluate.metrics import rank_auc
+from cxrlab.metrics.classification import rank_auc
 
 StatFn = Callable[[np.ndarray], dict[str, float]]
 
@@ -80,7 +80,7 @@ def confidence_intervals(
 def headline_stat(probs: np.ndarray, targets: np.ndarray, classes) -> StatFn:
     """A fast statistic for bootstrapping: accuracy, balanced accuracy, macro F1, macro AUC and, per
     class, sensitivity/specificity/AUC (keys ``sensitivity:COVID``...). Matches
-    :mod:`cxrlab.evaluate.metrics` exactly (tested); only faster, since it runs ~1000 times."""
+    :mod:`cxrlab.metrics.classification` exactly (tested); only faster, since it runs ~1000 times."""
     probs, targets = np.asarray(probs), np.asarray(targets)
     preds = probs.argmax(axis=1)
     k = len(classes)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats.contingency import association
 
-from cxrlab.evaluate.metrics import rank_auc
+from cxrlab.metrics.classification import rank_auc
 
 DOMINANT_SHARE = 0.9
 CONFOUNDED_V = 0.3

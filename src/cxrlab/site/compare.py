@@ -112,7 +112,7 @@ def _fisher_scores(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray, ridg
 
 def _cv_auc(x: np.ndarray, y: np.ndarray, seed: int, folds: int = 5, ridge: float = 0.3) -> float:
     """Cross-validated AUC of the discriminant: every film scored by a model fitted without it."""
-    from cxrlab.evaluate.metrics import rank_auc
+    from cxrlab.metrics.classification import rank_auc
 
     folds = int(min(folds, np.bincount(y, minlength=2).min()))
     if folds < 2:

@@ -113,7 +113,7 @@ def labelled_outputs(predictor, source, workers: int = 2, batch_size: int = 64) 
 
 def site_stat(probs: np.ndarray, targets: np.ndarray, k: int, threshold: float | None):
     """Bootstrap statistic: AUC of class ``k``, accuracy, and sensitivity/specificity at ``threshold``."""
-    from cxrlab.evaluate.metrics import rank_auc
+    from cxrlab.metrics.classification import rank_auc
     from cxrlab.evaluate.thresholds import operating_point
 
     def stat(idx: np.ndarray) -> dict[str, float]:

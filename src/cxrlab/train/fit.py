@@ -20,7 +20,7 @@ from cxrlab.train.config import TrainConfig
 from cxrlab.train.distributed import DistContext, all_gather, any_rank, barrier, cleanup_distributed, setup_distributed
 from cxrlab.train.history import RunLog, plot_curves, write_history
 from cxrlab.train.loop import predict_probs, train_one_epoch
-from cxrlab.train.metrics import classification_metrics
+from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.progress import TrainProgress
 from cxrlab.train.setup import Run, setup_run
 from cxrlab.train.state import BUDGET_STOP, Progress, epoch_seed, has_checkpoint, make_train_state, restore
@@ -149,7 +149,7 @@ def _wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
 
 def _validate(run: Run, epoch: int, train: dict, lr: float, frozen: bool) -> dict:
     probs, targets, val_loss = predict_probs(run.model, run.val_loader, run.step, run.ctx, run.criterion)
-    metrics = classification_metrics(targets, probs, run.data.scheme.classes)
+    metrics = validation_metrics(probs, targets, run.data.scheme.classes)
     row = {"epoch": epoch + 1, "lr": lr, "frozen": frozen, "train_loss": train["loss"],
            "train_accuracy": train["accuracy"], "train_images": int(train["images"]),
            "train_seconds": round(train["seconds"], 3),

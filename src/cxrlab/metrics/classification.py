@@ -1,9 +1,20 @@
-"""Classification metrics as pure functions of ``(probs, targets)``.
+"""Classification metrics as pure functions of ``(probs, targets)`` (always in that order).
 
 ``probs`` is ``(N, K)`` class probabilities, ``targets`` ``(N,)`` class indices in ``0..K-1``.
 The predicted class is the arg-max. scikit-learn does the counting; this module only adds what it
 lacks (specificity, one-vs-rest bookkeeping) and returns plain Python numbers. Undefined values
 (e.g. the AUC of a class absent from the data) are ``nan``, never a made-up number.
+
+A class absent from ``targets`` (e.g. a validation split without one class):
+
+* its one-vs-rest AUC and AP are ``nan``; macro ``auc`` is the mean over the classes where it is
+  defined (``nan`` only when it is defined for none, e.g. a single-class set);
+* ``macro_f1`` is the mean F1 over the classes present in ``targets`` (an absent class has no F1
+  to speak of; predicting it still lowers the present classes' precision);
+* its recall is 0 (scikit-learn's ``zero_division=0``), its support 0.
+
+Training validation (``validation_metrics``), the evaluation report and the model card all use
+these definitions, so the same predictions give the same numbers everywhere.
 """
 
 from __future__ import annotations
@@ -18,10 +29,8 @@ from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
     confusion_matrix,
-    precision_recall_curve,
     precision_recall_fscore_support,
     roc_auc_score,
-    roc_curve,
 )
 
 
@@ -129,7 +138,8 @@ def averages(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
 def summary_metrics(probs: np.ndarray, targets: np.ndarray, n_classes: int) -> dict[str, float]:
     """The headline numbers: accuracy, balanced accuracy, macro F1 and macro one-vs-rest AUC.
 
-    For two classes ``auc`` is simply the ROC AUC (both one-vs-rest AUCs are equal).
+    For two classes ``auc`` is simply the ROC AUC (both one-vs-rest AUCs are equal). Classes absent
+    from ``targets``: see the module docstring (left out of ``macro_f1`` and ``auc``).
     """
     preds = predictions(probs)
     present = np.unique(targets)
@@ -159,27 +169,14 @@ def classification_metrics(probs: np.ndarray, targets: np.ndarray, classes) -> d
     }
 
 
-def roc_curves(probs: np.ndarray, targets: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """One-vs-rest ``(fpr, tpr)`` per class (``None`` where undefined)."""
-    out = []
-    for k in range(np.asarray(probs).shape[1]):
-        positive = np.asarray(targets) == k
-        if 0 < positive.sum() < len(positive):
-            fpr, tpr, _ = roc_curve(positive, probs[:, k])
-            out.append((fpr, tpr))
-        else:
-            out.append(None)
-    return out
-
-
-def pr_curves(probs: np.ndarray, targets: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """One-vs-rest ``(recall, precision)`` per class (``None`` where the class is absent)."""
-    out = []
-    for k in range(np.asarray(probs).shape[1]):
-        positive = np.asarray(targets) == k
-        if positive.any():
-            precision, recall, _ = precision_recall_curve(positive, probs[:, k])
-            out.append((recall, precision))
-        else:
-            out.append(None)
+def validation_metrics(probs: np.ndarray, targets: np.ndarray, classes) -> dict[str, float]:
+    """Per-epoch validation numbers (flat, for the history rows): ``accuracy``, ``macro_f1``,
+    ``auc`` (the :func:`summary_metrics` definitions) and ``recall_<class>`` per class."""
+    probs, targets = np.asarray(probs, dtype=np.float64), np.asarray(targets, dtype=np.int64)
+    summary = summary_metrics(probs, targets, len(classes))
+    out = {key: summary[key] for key in ("accuracy", "macro_f1", "auc")}
+    _, recall, _, _ = precision_recall_fscore_support(
+        targets, predictions(probs), labels=list(range(len(classes))), zero_division=0
+    )
+    out.update({f"recall_{name}": float(value) for name, value in zip(classes, recall)})
     return out
