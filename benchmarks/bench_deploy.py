@@ -45,16 +45,16 @@ def make_bundle(arch: str, size: int, root: Path) -> tuple[Path, Path]:
     """An untrained checkpoint (seeded) and its bundle."""
     import torch
 
-    from cxrlab.config import PreprocessConfig, to_dict
+    from cxrlab.config import PreprocessConfig
     from cxrlab.export.bundle import export_bundle
     from cxrlab.labels import builtin_schemes
     from cxrlab.models.registry import create_model, model_info
-    from cxrlab.train.checkpoint import make_meta, save_checkpoint
+    from cxrlab.artifacts.checkpoint import make_meta, save_checkpoint
 
     scheme = builtin_schemes()["3class"]
     info = model_info(arch)
-    meta = make_meta(architecture=arch, classes=scheme.classes, label_scheme=scheme.to_dict(), in_chans=1,
-                     preprocess=to_dict(PreprocessConfig(size=size)), mean=[info.mean], std=[info.std])
+    meta = make_meta(architecture=arch, classes=scheme.classes, label_scheme=scheme, in_chans=1,
+                     preprocess=PreprocessConfig(size=size), mean=[info.mean], std=[info.std])
     torch.manual_seed(0)
     run = root / f"{arch}-{size}"
     save_checkpoint(run / "checkpoints" / "best", create_model(arch, 3).eval(), meta)
@@ -78,7 +78,7 @@ def bench_latency(arch: str, size: int, root: Path, repeats: int, threads: int) 
     import torch
 
     from cxrlab.export.bundle_file import read_bundle
-    from cxrlab.train.checkpoint import load_checkpoint
+    from cxrlab.models.loading import load_checkpoint
 
     run, bundle = make_bundle(arch, size, root)
     torch.set_num_threads(threads)

@@ -255,15 +255,15 @@ def png_named_dcm(path: Path) -> Path:
 def make_bundle(root: Path) -> Path:
     import torch
 
-    from cxrlab.config import PreprocessConfig, to_dict
+    from cxrlab.config import PreprocessConfig
     from cxrlab.export.bundle import export_bundle
     from cxrlab.labels import builtin_schemes
     from cxrlab.models.registry import create_model, model_info
-    from cxrlab.train.checkpoint import make_meta, save_checkpoint
+    from cxrlab.artifacts.checkpoint import make_meta, save_checkpoint
 
     scheme, info = builtin_schemes()["3class"], model_info("cnn-small")
-    meta = make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme.to_dict(), in_chans=1,
-                     preprocess=to_dict(PreprocessConfig(size=64)), mean=[info.mean], std=[info.std])
+    meta = make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme, in_chans=1,
+                     preprocess=PreprocessConfig(size=64), mean=[info.mean], std=[info.std])
     torch.manual_seed(0)
     save_checkpoint(root / "run" / "checkpoints" / "best", create_model("cnn-small", 3).eval(), meta)
     return export_bundle(root / "run", root / "model.cxrlab").path

@@ -36,14 +36,14 @@ def score_test(run_dir: Path, cache_dir: str) -> dict:
     from cxrlab.data.cache import build_cache
     from cxrlab.data.dataset import CachedImageDataset
     from cxrlab.data.manifest import read_manifest
-    from cxrlab.train.checkpoint import load_checkpoint
+    from cxrlab.models.loading import load_checkpoint
 
     model, meta = load_checkpoint(run_dir)
     rows = read_manifest(run_dir / "split_manifest.csv")
     rows = rows[rows["split"] == "test"].reset_index(drop=True)
-    scheme = meta.scheme()
+    scheme = meta.label_scheme
     targets = np.array([scheme.index(label) for label in rows["label"]])
-    store = build_cache(rows, cache_dir, meta.preprocess_config(), workers=2, progress=False)
+    store = build_cache(rows, cache_dir, meta.preprocess, workers=2, progress=False)
     ok = np.asarray(store.ok, dtype=bool)
     ds = CachedImageDataset(store.images, np.flatnonzero(ok), targets[ok], meta.mean, meta.std, meta.in_chans)
     probs = []

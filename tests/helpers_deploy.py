@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cxrlab.config import PreprocessConfig, to_dict
+from cxrlab.config import PreprocessConfig
 from cxrlab.data.synthetic import synthetic_film, to_uint8_film
 from cxrlab.labels import builtin_schemes
 
@@ -22,12 +22,12 @@ def make_run(root: Path, arch: str = "cnn-small", size: int = SIZE, scheme: str 
     import torch
 
     from cxrlab.models.registry import create_model, model_info
-    from cxrlab.train.checkpoint import make_meta, save_checkpoint
+    from cxrlab.artifacts.checkpoint import make_meta, save_checkpoint
 
     sch = builtin_schemes()[scheme]
     info = model_info(arch)
-    meta = make_meta(architecture=arch, classes=sch.classes, label_scheme=sch.to_dict(), in_chans=1,
-                     preprocess=to_dict(PreprocessConfig(size=size)), mean=[info.mean], std=[info.std],
+    meta = make_meta(architecture=arch, classes=sch.classes, label_scheme=sch, in_chans=1,
+                     preprocess=PreprocessConfig(size=size), mean=[info.mean], std=[info.std],
                      temperature=temperature, thresholds=thresholds or {}, metrics={"val_accuracy": 0.5})
     torch.manual_seed(seed)
     model = create_model(arch, len(sch.classes)).eval()

@@ -83,7 +83,7 @@ def _train(df, classes, steps, seed, size):
 
 def make_run(tmp: Path, name: str = "tiny", steps: int = 25, seed: int = 0, df: pd.DataFrame | None = None) -> Path:
     """A run folder with split_manifest.csv, history.csv and checkpoints/best."""
-    from cxrlab.train.checkpoint import make_meta, save_checkpoint
+    from cxrlab.artifacts.checkpoint import make_meta, save_checkpoint
 
     scheme = builtin_schemes()["3class"]
     if df is None:
@@ -92,8 +92,8 @@ def make_run(tmp: Path, name: str = "tiny", steps: int = 25, seed: int = 0, df: 
     run.mkdir(parents=True, exist_ok=True)
     write_manifest(df, run / "split_manifest.csv")
     model = train_tiny(df, scheme.classes, steps=steps, seed=seed)
-    meta = make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme.to_dict(), in_chans=1,
-                     preprocess={"size": SIZE, "resize": "stretch", "equalize": "none"}, mean=(0.5,), std=(0.25,))
+    meta = make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme, in_chans=1,
+                     preprocess=PreprocessConfig(size=SIZE), mean=(0.5,), std=(0.25,))
     save_checkpoint(run / "checkpoints" / "best", model, meta)
     pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.7],
                   "val_balanced_accuracy": [0.5, 0.7, 0.8]}).to_csv(run / "history.csv", index=False)

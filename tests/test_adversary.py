@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from helpers_train import make_two_source_manifest, tiny_overrides
 from torch import nn
 
+from cxrlab.artifacts.checkpoint import load_train_state
 from cxrlab.errors import ConfigError
 from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss, reverse_grad
-from cxrlab.train.checkpoint import load_train_state
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
 

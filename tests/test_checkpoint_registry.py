@@ -3,11 +3,12 @@ import json
 import pytest
 import torch
 
-from cxrlab.config import PreprocessConfig, to_dict
+from cxrlab.artifacts.checkpoint import make_meta, save_checkpoint, update_meta
+from cxrlab.config import PreprocessConfig
 from cxrlab.errors import ConfigError
 from cxrlab.labels import builtin_schemes
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.models.registry import create_model, list_models
-from cxrlab.train.checkpoint import load_checkpoint, make_meta, save_checkpoint, update_meta
 
 
 @pytest.mark.parametrize("name", [m.name for m in list_models()])
@@ -43,8 +44,8 @@ def test_bad_model_name_and_weights(tmp_path):
 
 def _meta():
     scheme = builtin_schemes()["3class"]
-    return make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme.to_dict(), in_chans=1,
-                     preprocess=to_dict(PreprocessConfig(size=64)), mean=[0.5], std=[0.25], epoch=3)
+    return make_meta(architecture="cnn-small", classes=scheme.classes, label_scheme=scheme, in_chans=1,
+                     preprocess=PreprocessConfig(size=64), mean=[0.5], std=[0.25], epoch=3)
 
 
 def test_checkpoint_roundtrip_rebuilds_model_from_file_alone(tmp_path):
@@ -54,7 +55,7 @@ def test_checkpoint_roundtrip_rebuilds_model_from_file_alone(tmp_path):
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x))
-    assert meta.classes == ("COVID", "Normal", "Pneumonia") and meta.input_size == 64 and meta.scheme().map("Pneumonia-Viral") == "Pneumonia"
+    assert meta.classes == ("COVID", "Normal", "Pneumonia") and meta.input_size == 64 and meta.label_scheme.map("Pneumonia-Viral") == "Pneumonia"
     assert json.loads((tmp_path / "run/checkpoints/best/checkpoint.json").read_text())["weights_sha256"]
     assert update_meta(tmp_path / "run", temperature=1.7).temperature == 1.7
 

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cxrlab.artifacts.calibration import read_calibration
+from cxrlab.artifacts.checkpoint import read_meta
 from cxrlab.cli import build_app, main
 from cxrlab.data.manifest import read_manifest, write_manifest
 from cxrlab.evaluate.pipeline import EvaluateOptions, evaluate_run
-from cxrlab.train.checkpoint import read_meta
 
 from helpers_evaluate import make_run
 
@@ -47,8 +48,8 @@ def test_evaluate_writes_metrics_predictions_and_stores_calibration(run, tmp_pat
         assert cell["low"] <= cell["value"] <= cell["high"]
     assert set(metrics["per_class"]) == {"COVID", "Normal", "Pneumonia"}
     assert sum(map(sum, metrics["confusion_matrix"])) == metrics["n_images"]
-    # temperature and COVID threshold were fitted on validation and written into the checkpoint
-    meta = read_meta(run)
+    # temperature and COVID threshold were fitted on validation and written into evaluation/calibration.json
+    meta = read_calibration(run)
     fit = metrics["calibration_fit"]
     assert fit["fitted_on_validation"] and meta.temperature == pytest.approx(fit["temperature"])
     assert meta.thresholds["COVID"] == pytest.approx(fit["threshold"])
@@ -75,7 +76,7 @@ def test_report_is_one_self_contained_file(run):
 
 
 def test_no_calibrate_keeps_the_stored_temperature(run):
-    from cxrlab.train.checkpoint import update_meta
+    from cxrlab.artifacts.checkpoint import update_meta
 
     update_meta(run, temperature=1.7, thresholds={"COVID": 0.3})
     out = evaluate_run(run, options=EvaluateOptions(n_boot=0, calibrate=False, shortcut=False, gallery=0))

@@ -15,8 +15,8 @@ from cxrlab.errors import CxrlabError
 from cxrlab.explain.gradcam import gradcam, gradcam_overlays
 from cxrlab.explain.overlay import normalize_cam, overlay_heatmap
 from cxrlab.explain.targets import cam_weights, class_activation_maps, find_target_layer
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.models.registry import create_model, list_models
-from cxrlab.train.checkpoint import load_checkpoint
 
 from helpers_deploy import film, make_run, single_thread_torch
 

@@ -21,8 +21,8 @@ from cxrlab.data.preprocess import to_model_input
 from cxrlab.export.bundle import export_bundle, parity_inputs
 from cxrlab.export.bundle_file import BundleError, read_bundle
 from cxrlab.export.onnx_graph import ExportError
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.predict.predictor import Predictor
-from cxrlab.train.checkpoint import load_checkpoint
 
 from helpers_deploy import SIZE, film, make_run, single_thread_torch, write_evaluation
 

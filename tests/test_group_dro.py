@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers_train import make_two_source_manifest, tiny_overrides
 
-from cxrlab.train.checkpoint import load_train_state
+from cxrlab.artifacts.checkpoint import load_train_state
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
 from cxrlab.train.group_dro import GroupDROLoss, cell_counts, source_ids

@@ -53,14 +53,14 @@ def test_mistakes_gallery_overlays_are_drawn_on_each_film(tmp_path):
 
     from cxrlab.evaluate.gallery import gallery_html
     from cxrlab.evaluate.gallery_heatmaps import mistake_overlays
-    from cxrlab.train.checkpoint import load_checkpoint
+    from cxrlab.models.loading import load_checkpoint
     from helpers_deploy import film, make_run
 
     model, meta = load_checkpoint(make_run(tmp_path / "run", size=32))
     wide = np.hstack([film("COVID", 1, 60), film("COVID", 2, 60)])
     Image.fromarray(wide).save(tmp_path / "wide.png")
     df = pd.DataFrame({"path": [str(tmp_path / "wide.png"), str(tmp_path / "gone.png")]})
-    views = np.stack([preprocess(wide, meta.preprocess_config())] * 2)
+    views = np.stack([preprocess(wide, meta.preprocess)] * 2)
     overlays = mistake_overlays(model, meta, df, views, [0, 1])
     assert overlays[0].shape == (60, 120, 3) and overlays[0].dtype == np.uint8  # the film, its aspect
     assert overlays[1].shape == (32, 32, 3)  # the file is gone: the model's view instead

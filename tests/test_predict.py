@@ -18,11 +18,11 @@ from cxrlab.data.preprocess import preprocess, to_model_input
 from cxrlab.errors import CxrlabError
 from cxrlab.export.bundle import export_bundle
 from cxrlab.io.images import read_image, to_uint8
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.predict.batch import predict_files, write_csv
 from cxrlab.predict.decision import class_thresholds, decide
 from cxrlab.predict.files import collect_paths
 from cxrlab.predict.predictor import Predictor
-from cxrlab.train.checkpoint import load_checkpoint
 
 from helpers_deploy import film, make_run, single_thread_torch
 
@@ -95,7 +95,7 @@ def test_predictor_matches_the_torch_model_with_temperature(bundle, image_files)
     model, meta = load_checkpoint(run)
     predictor = Predictor.from_bundle(path)
     rows = list(predict_files(predictor, [image_files["jpeg"], image_files["png16"]]))
-    gray = np.stack([preprocess(to_uint8(read_image(p)), meta.preprocess_config()) for p in (image_files["jpeg"], image_files["png16"])])
+    gray = np.stack([preprocess(to_uint8(read_image(p)), meta.preprocess) for p in (image_files["jpeg"], image_files["png16"])])
     with torch.no_grad():
         probs = torch.softmax(model(torch.from_numpy(to_model_input(gray, meta.mean, meta.std))) / 2.0, dim=1).numpy()
     got = np.array([[float(r[f"prob_{c}"]) for c in meta.classes] for r in rows])

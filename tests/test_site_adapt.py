@@ -9,15 +9,16 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
+from cxrlab.artifacts.checkpoint import save_checkpoint
 from cxrlab.cli import build_app
 from cxrlab.data.preprocess import to_model_input
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle
 from cxrlab.export.profile import parse_profile
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.predict.predictor import Predictor
 from cxrlab.site.adapt import AdaptOptions, adapt_batchnorm, adapt_run, batchnorm_layers
 from cxrlab.site.check import CheckOptions, check_site
 from cxrlab.site.inputs import SiteError
-from cxrlab.train.checkpoint import load_checkpoint, save_checkpoint
 
 from helpers_deploy import film, make_run, single_thread_torch
 from helpers_site import washed_out, write_films

@@ -26,7 +26,7 @@ CLASSES = ("COVID", "Normal", "Pneumonia")
 def labelled(tmp_path_factory):
     root = tmp_path_factory.mktemp("recal")
     run = make_site_run(root, films=60)
-    from cxrlab.train.checkpoint import update_meta
+    from cxrlab.artifacts.checkpoint import update_meta
 
     update_meta(run, temperature=1.7, thresholds={"COVID": 0.4})
     bundle = export_bundle(run, root / "model.cxrlab").path

@@ -8,7 +8,8 @@ import sys
 import pytest
 from helpers_train import make_manifest, make_two_source_manifest, tiny_overrides
 
-from cxrlab.train.checkpoint import load_checkpoint, load_train_state
+from cxrlab.artifacts.checkpoint import load_train_state
+from cxrlab.models.loading import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 from helpers_train import make_manifest, tiny_overrides
 
+from cxrlab.artifacts.checkpoint import load_train_state, read_meta
 from cxrlab.cli import main
 from cxrlab.data.manifest import read_manifest
-from cxrlab.train.checkpoint import load_checkpoint, load_train_state, read_meta
+from cxrlab.models.loading import load_checkpoint
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
 
@@ -51,7 +52,7 @@ def test_checkpoints_describe_themselves(trained):
     model, meta = load_checkpoint(run)
     assert meta.architecture == "cnn-small" and meta.classes == ("COVID", "Normal", "Pneumonia")
     assert meta.input_size == 64 and meta.mean == (0.5,) and meta.std == (0.25,) and meta.in_chans == 1
-    assert meta.label_scheme["name"] == "3class" and meta.config["optim"]["lr"] == pytest.approx(1e-3)
+    assert meta.label_scheme.name == "3class" and meta.config["optim"]["lr"] == pytest.approx(1e-3)
     assert meta.git_commit and meta.versions["torch"] and "val_macro_f1" in meta.metrics
     history = json.loads((run / "history.json").read_text())
     best = max(history, key=lambda r: r["val_macro_f1"])

@@ -112,6 +112,15 @@ class LabelScheme:
     def to_dict(self) -> dict:
         return {"name": self.name, "classes": list(self.classes), "mapping": dict(self.mapping)}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> LabelScheme:
+        """Inverse of :meth:`to_dict` (``{name, classes: [...], mapping: {label: class}}``)."""
+        if not isinstance(data, dict) or not isinstance(data.get("classes"), (list, tuple)) \
+                or not isinstance(data.get("mapping"), dict):
+            raise ConfigError(f"a label scheme needs 'name', 'classes' (list) and 'mapping' (label: class), got {data!r}")
+        return cls(name=str(data.get("name", "")), classes=tuple(map(str, data["classes"])),
+                   mapping=tuple((str(k), str(v)) for k, v in data["mapping"].items()))
+
 
 def _scheme(name: str, classes: tuple[str, ...], mapping: dict[str, str]) -> LabelScheme:
     return LabelScheme(name=name, classes=classes, mapping=tuple(mapping.items()))

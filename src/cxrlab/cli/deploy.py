@@ -58,8 +58,8 @@ def export_command(
     """Export a trained model to one deployable bundle: ONNX graph + model card + checksums,
     verified against PyTorch with ONNX Runtime."""
     from cxrlab.export.bundle import export_bundle
-    from cxrlab.train.checkpoint import resolve_checkpoint_dir
-    from cxrlab.export.card import run_folder
+    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
+    from cxrlab.artifacts.run_folder import run_folder
 
     if out is None:
         out = DEFAULT_WORKDIR / f"{run_folder(resolve_checkpoint_dir(run, which)).name}.cxrlab"

@@ -91,8 +91,8 @@ def adapt_command(
     site's films and write a new checksummed bundle whose card records the adaptation. Needs a
     representative mix of the site's films, not one class."""
     from cxrlab.site.adapt import AdaptOptions, adapt_run
-    from cxrlab.train.checkpoint import resolve_checkpoint_dir
-    from cxrlab.export.card import run_folder
+    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
+    from cxrlab.artifacts.run_folder import run_folder
 
     name = site or _slug(Path(paths[0]).name)
     if out is None:

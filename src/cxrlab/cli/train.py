@@ -75,7 +75,7 @@ def _print_summary(run_dir: Path) -> None:
     import os
 
     from cxrlab.errors import ConfigError
-    from cxrlab.train.checkpoint import read_meta
+    from cxrlab.artifacts.checkpoint import read_meta
 
     if int(os.environ.get("RANK", "0")) != 0:
         return

@@ -10,33 +10,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrlab.artifacts.run_folder import EvaluationFolder, RunFolder
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
 from cxrlab.evaluate.html import callout, ci_text, figure, num, page, section, table
-from cxrlab.metrics.classification import one_vs_rest_auc
-from cxrlab.metrics.curves import roc_curves
 from cxrlab.evaluate.pipeline import EvaluateOptions, evaluate_run, jsonable
 from cxrlab.io.atomic import write_text
+from cxrlab.metrics.classification import one_vs_rest_auc
+from cxrlab.metrics.curves import roc_curves
 
 PAIRED_KEYS = ("accuracy", "balanced_accuracy", "auc")
 
 
 def evaluation_dir(run: Path) -> Path:
     """``run`` itself when it holds metrics.json (an evaluation folder), else ``run/evaluation``."""
-    return run if (run / "metrics.json").exists() else run / "evaluation"
+    return run if EvaluationFolder(run).metrics.exists() else RunFolder(run).evaluation
 
 
 def load_evaluation(run: Path, evaluate_missing: bool, options: EvaluateOptions, cache_root, log) -> tuple[dict, pd.DataFrame]:
     folder = evaluation_dir(run)
-    if not (folder / "metrics.json").exists() or not (folder / "predictions.csv").exists():
+    if not EvaluationFolder(folder).is_evaluation():
         if not evaluate_missing:
             raise ConfigError(f"{run}: not evaluated yet (run 'cxrlab evaluate {run}' first)")
         log(f"{run}: no evaluation yet, evaluating with default settings")
         folder = evaluate_run(run, cache_root=cache_root, options=options, log=log)
     try:
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-        preds = pd.read_csv(folder / "predictions.csv", keep_default_na=False)
+        files = EvaluationFolder(folder)
+        metrics = json.loads(files.metrics.read_text(encoding="utf-8"))
+        preds = pd.read_csv(files.predictions, keep_default_na=False)
     except (OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
         raise ConfigError(f"{folder}: unreadable evaluation ({exc})") from None
     preds = preds[preds["set"] == metrics["evaluated"]["name"]].reset_index(drop=True)

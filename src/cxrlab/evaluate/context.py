@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
+from cxrlab.artifacts.checkpoint_meta import CheckpointMeta
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.data.manifest import read_manifest
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate.selection import fit_rows, map_targets
@@ -17,7 +20,7 @@ from cxrlab.evaluate.selection import fit_rows, map_targets
 @dataclass(frozen=True)
 class RunContext:
     model: Any
-    meta: Any  # CheckpointMeta
+    meta: CheckpointMeta  # with the run's calibration
     ckpt_dir: Path
     run_dir: Path | None
     split_manifest: Path | None  # the run's split_manifest.csv, when it exists
@@ -37,26 +40,26 @@ class RunContext:
         fit = fit_rows(self.run_df)
         if fit is None or not len(fit):
             return None, None
-        mapped, _ = map_targets(fit, self.meta.scheme())
+        mapped, _ = map_targets(fit, self.meta.label_scheme)
         return mapped["source"].to_numpy(), mapped["class"].to_numpy()
 
 
 def run_folder(path: Path, ckpt_dir: Path) -> Path | None:
     """The run folder (``runs/<name>/``) of a run or checkpoint path, if there is one."""
-    for cand in (path, ckpt_dir.parent.parent):
-        if (cand / "checkpoints").is_dir() or (cand / "split_manifest.csv").exists():
-            return cand
+    for cand in (RunFolder(path), RunFolder(ckpt_dir.parent.parent)):
+        if cand.is_run():
+            return cand.root
     return None
 
 
 def load_context(run: str | Path, manifest: str | Path | None = None, which: str = "best") -> RunContext:
-    from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
+    from cxrlab.models.loading import load_checkpoint
 
     run = Path(run).absolute()
     ckpt_dir = resolve_checkpoint_dir(run, which)
     model, meta = load_checkpoint(ckpt_dir)
     run_dir = run_folder(run, ckpt_dir)
-    split_manifest = run_dir / "split_manifest.csv" if run_dir else None
+    split_manifest = RunFolder(run_dir).split_manifest if run_dir else None
     if split_manifest is not None and not split_manifest.exists():
         split_manifest = None
     run_df = read_manifest(split_manifest) if split_manifest else None

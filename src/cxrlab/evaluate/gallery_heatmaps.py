@@ -30,7 +30,7 @@ def mistake_overlays(model, meta, df: pd.DataFrame, views: np.ndarray, rows: Seq
     rows = [int(r) for r in rows]
     if not rows:
         return {}
-    cfg = meta.preprocess_config()
+    cfg = meta.preprocess
     try:
         result = gradcam(model, meta, [np.asarray(views[r]) for r in rows], preprocessed=True)
     except CxrlabError:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrlab.artifacts.calibration import write_calibration
+from cxrlab.artifacts.run_folder import EvaluationFolder, RunFolder
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate.analysis import Calibration, analyse_set, compare_sets, fit_on_validation
 from cxrlab.evaluate.calibration import apply_temperature
@@ -30,7 +32,7 @@ class EvaluateOptions:
     target_sensitivity: float = 0.95
     n_boot: int = 1000
     seed: int = 0
-    calibrate: bool = True  # fit temperature + threshold on val and store them in the checkpoint
+    calibrate: bool = True  # fit temperature + threshold on val and store them in evaluation/calibration.json
     batch_size: int = 64
     gallery: int = 12
     shortcut: bool = True
@@ -60,20 +62,20 @@ class SetResult:
 def default_out(run_dir: Path | None, ckpt_dir: Path, options: EvaluateOptions, manifest: Path | None = None) -> Path:
     """``RUN/evaluation`` for the run's own test split; ``RUN/evaluation-<what>`` for anything else
     (another split, a source, another manifest), so evaluations never overwrite each other."""
-    base = run_dir or ckpt_dir.parent
+    base = RunFolder(run_dir or ckpt_dir.parent)
     parts = [options.source, options.split]
     if manifest is not None:
         parts.insert(0, manifest.parent.name if manifest.stem == "manifest" else manifest.stem)
     if not any(parts):
-        return base / "evaluation"
+        return base.evaluation
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(p for p in parts if p)).strip("-") or "other"
-    return base / f"evaluation-{slug}"
+    return base.evaluation_of(slug)
 
 
 def predict_set(model, meta, evalset: EvalSet, cache_root, batch_size: int, log) -> SetResult:
     """Run the model on a set; unreadable images are dropped and counted in ``evalset.excluded``."""
     log(f"{evalset.name}: preprocessing {len(evalset.df)} images")
-    loaded = load_images(evalset.df, meta.preprocess_config(), cache_root)
+    loaded = load_images(evalset.df, meta.preprocess, cache_root)
     ok = np.asarray(loaded.ok, dtype=bool)
     if not ok.any():
         first = next(iter(loaded.errors.values()), "unknown reason")
@@ -88,8 +90,8 @@ def predict_set(model, meta, evalset: EvalSet, cache_root, batch_size: int, log)
 
 
 def calibration_for(ctx: RunContext, options: EvaluateOptions, cache_root, log) -> Calibration:
-    """Fit temperature and threshold on the validation split and store them in the checkpoint, or
-    fall back to what the checkpoint holds."""
+    """Fit temperature and threshold on the validation split and record them in the run's
+    ``evaluation/calibration.json``, or fall back to the calibration the model was loaded with."""
     model, meta, run_df, df, ckpt_dir = ctx.model, ctx.meta, ctx.run_df, ctx.df, ctx.ckpt_dir
     classes = list(meta.classes)
     target = options.target_class or default_target_class(classes)
@@ -98,7 +100,7 @@ def calibration_for(ctx: RunContext, options: EvaluateOptions, cache_root, log) 
     source = run_df if run_df is not None else df
     val = None
     if options.calibrate and "split" in source.columns and (source["split"] == "val").any():
-        val_rows, _ = map_targets(source[source["split"] == "val"], meta.scheme())
+        val_rows, _ = map_targets(source[source["split"] == "val"], meta.label_scheme)
         if len(val_rows):
             val = predict_set(model, meta, EvalSet("validation", val_rows), cache_root, options.batch_size, log)
     if val is None or not len(val.df):
@@ -107,14 +109,12 @@ def calibration_for(ctx: RunContext, options: EvaluateOptions, cache_root, log) 
         note = "no validation split available" if options.calibrate else "calibration disabled"
         return Calibration(float(meta.temperature), threshold, target, options.target_sensitivity, False, {"note": note})
     cal = fit_on_validation(val.logits, val.targets, classes, target, options.target_sensitivity)
-    thresholds = dict(meta.thresholds)
+    thresholds = {k: float(v) for k, v in meta.thresholds.items() if isinstance(v, (int, float))}
     if cal.threshold is not None:
         thresholds[target] = cal.threshold
-    from cxrlab.train.checkpoint import update_meta
-
-    update_meta(ckpt_dir, temperature=cal.temperature, thresholds=thresholds)
+    path = write_calibration(ckpt_dir, cal.temperature, thresholds, target, options.target_sensitivity)
     shown = "none (no such image in validation)" if cal.threshold is None else f"{cal.threshold:.4g}"
-    log(f"calibration: temperature {cal.temperature:.3f}, {target} threshold {shown} (stored in {ckpt_dir})")
+    log(f"calibration: temperature {cal.temperature:.3f}, {target} threshold {shown} (stored in {path})")
     return cal
 
 
@@ -162,7 +162,7 @@ def evaluate_run(
     from cxrlab.evaluate.report import write_report
 
     ctx = load_context(run, manifest, options.which)
-    evalset = select_rows(ctx.df, ctx.meta.scheme(), options.split, options.source, ctx.run_df)
+    evalset = select_rows(ctx.df, ctx.meta.label_scheme, options.split, options.source, ctx.run_df)
     out = Path(out) if out else default_out(ctx.run_dir, ctx.ckpt_dir, options, ctx.other_manifest)
     classes = list(ctx.meta.classes)
     cal = calibration_for(ctx, options, cache_root, log)
@@ -174,15 +174,16 @@ def evaluate_run(
     shortcut = _shortcut(sets, classes, cal.temperature, ctx, options.seed) if options.shortcut else None
     metrics = _metrics(ctx, evalset, main, internal, cal, options, shortcut)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "metrics.json", json.dumps(jsonable(metrics), indent=2))
-    write_predictions(out / "predictions.csv", sets, classes, cal.temperature)
+    files = EvaluationFolder(out)
+    write_text(files.metrics, json.dumps(jsonable(metrics), indent=2))
+    write_predictions(files.predictions, sets, classes, cal.temperature)
     from cxrlab.evaluate.gallery_heatmaps import mistake_overlays
 
     def explain(rows):
         return mistake_overlays(ctx.model, ctx.meta, main.df, main.images, rows)
 
-    write_report(out / "report.html", metrics, main, internal, ctx.run_dir, options.gallery, explain)
-    log(f"wrote {out / 'report.html'}")
+    write_report(files.report, metrics, main, internal, ctx.run_dir, options.gallery, explain)
+    log(f"wrote {files.report}")
     return out
 
 
@@ -191,7 +192,7 @@ def _internal_counterpart(ctx: RunContext, main: SetResult, cal, options, cache_
     run_df = ctx.run_df
     if not main.external or run_df is None or "split" not in run_df.columns or not (run_df["split"] == "test").any():
         return None
-    internal_set = select_rows(run_df, ctx.meta.scheme(), "test", None, run_df)
+    internal_set = select_rows(run_df, ctx.meta.label_scheme, "test", None, run_df)
     result = predict_set(ctx.model, ctx.meta, internal_set, cache_root, options.batch_size, log)
     return _analysed(result, list(ctx.meta.classes), cal, options)
 
@@ -202,7 +203,7 @@ def _metrics(ctx: RunContext, evalset: EvalSet, main: SetResult, internal: SetRe
     a = main.analysis
     return {
         "run": str(ctx.run_dir or ctx.ckpt_dir), "checkpoint": str(ctx.ckpt_dir), "architecture": ctx.meta.architecture,
-        "classes": list(ctx.meta.classes), "label_scheme": ctx.meta.scheme().name,
+        "classes": list(ctx.meta.classes), "label_scheme": ctx.meta.label_scheme.name,
         "evaluated": {"name": main.name, "manifest": str(ctx.manifest), "external": main.external,
                       "excluded": evalset.excluded, "notes": list(evalset.notes)},
         "bootstrap": {"resamples": options.n_boot, "seed": options.seed, "level": 0.95, "unit": a["unit"]},

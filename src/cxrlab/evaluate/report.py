@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.calibration import reliability
 from cxrlab.evaluate.gallery import confident_mistakes, gallery_html, gallery_items
 from cxrlab.evaluate.html import WILSON_NOTE, callout, card, ci_text, esc, figure, num, page, section, table
-from cxrlab.metrics.curves import pr_curves, roc_curves
 from cxrlab.evaluate.report_shortcut import shortcut_html
 from cxrlab.io.atomic import write_text
+from cxrlab.metrics.curves import pr_curves, roc_curves
 
 SMALL_UNITS = 100
 
@@ -143,15 +144,16 @@ def _history(run_dir: Path | None) -> str:
     """The run's own curves.png (drawn by training), else curves drawn here from history.csv."""
     if run_dir is None:
         return "<p>No run folder: training curves unavailable.</p>"
-    if (run_dir / "curves.png").exists():
-        return figure((run_dir / "curves.png").read_bytes(), "training curves", f"{run_dir.name}/curves.png, drawn during training.")
+    run = RunFolder(run_dir)
+    if run.curves.exists():
+        return figure(run.curves.read_bytes(), "training curves", f"{run.name}/{run.curves.name}, drawn during training.")
     png = None
-    if (run_dir / "history.csv").exists():
+    if run.history_csv.exists():
         try:
-            png = plots.history_figure(pd.read_csv(run_dir / "history.csv"))
+            png = plots.history_figure(pd.read_csv(run.history_csv))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
             png = None
-    return figure(png, "training curves", f"From {run_dir.name}/history.csv.") if png else "<p>The run has no history.</p>"
+    return figure(png, "training curves", f"From {run.name}/{run.history_csv.name}.") if png else "<p>The run has no history.</p>"
 
 
 def build_report(m: dict, main, internal, run_dir: Path | None, gallery: int = 12, explain=None) -> str:

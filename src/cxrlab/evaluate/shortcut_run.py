@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.evaluate.bootstrap import resampling_units
 from cxrlab.evaluate.calibration import apply_temperature
-from cxrlab.evaluate.html import callout, esc, page, section
 from cxrlab.evaluate.context import load_context
+from cxrlab.evaluate.html import callout, esc, page, section
 from cxrlab.evaluate.pipeline import jsonable, predict_set
 from cxrlab.evaluate.report_shortcut import shortcut_html
 from cxrlab.evaluate.selection import select_rows
@@ -33,7 +34,7 @@ def shortcut_check(
     ``shortcut.html`` into ``out`` (default ``RUN/shortcut``); returns ``out``."""
     ctx = load_context(run, manifest, which)
     meta = ctx.meta
-    evalset = select_rows(ctx.df, meta.scheme(), split, source, ctx.run_df)
+    evalset = select_rows(ctx.df, meta.label_scheme, split, source, ctx.run_df)
     result = predict_set(ctx.model, meta, evalset, cache_root, batch_size, log)
     probs = apply_temperature(result.logits, meta.temperature)
     units, _ = resampling_units(result.df)
@@ -43,7 +44,7 @@ def shortcut_check(
                              list(meta.classes), train_sources, train_labels, seed)
     report["evaluated"] = {"name": evalset.name, "n_images": int(len(result.df)), "excluded": evalset.excluded,
                            "sources": {str(k): int(v) for k, v in result.df["source"].value_counts().items()}}
-    out = Path(out) if out else (ctx.run_dir or ctx.ckpt_dir.parent) / "shortcut"
+    out = Path(out) if out else RunFolder(ctx.run_dir or ctx.ckpt_dir.parent).shortcut
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "shortcut.json", json.dumps(jsonable(report), indent=2))
     write_text(out / "shortcut.html", shortcut_page(report, ctx.run_dir or ctx.ckpt_dir, meta.architecture))

@@ -29,11 +29,11 @@ class Explained:
 def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | Path,
                   class_name: str | None = None, which: str = "best") -> list[Explained]:
     """Grad-CAM overlay PNGs for ``paths`` (unreadable files are reported, not fatal)."""
-    from cxrlab.train.checkpoint import load_checkpoint
+    from cxrlab.models.loading import load_checkpoint
 
     model, meta = load_checkpoint(run, which)
-    require_whole_film(meta.preprocess_config(), str(run))
-    cfg = meta.preprocess_config()
+    require_whole_film(meta.preprocess, str(run))
+    cfg = meta.preprocess
     results: list[Explained | None] = [None] * len(paths)
     views, shown, readable = [], [], []
     for i, path in enumerate(paths):

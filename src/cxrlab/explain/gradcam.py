@@ -33,7 +33,7 @@ class GradCamResult:
 
 def model_view(meta, images: Sequence[np.ndarray], preprocessed: bool | None = None) -> np.ndarray:
     """Stack 2-D uint8 films into ``(N, S, S)`` model-size images (see the module docstring)."""
-    cfg = meta.preprocess_config()
+    cfg = meta.preprocess
     out = []
     for img in images:
         img = np.asarray(img)

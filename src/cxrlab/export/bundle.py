@@ -9,14 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.data.preprocess import preprocess, to_model_input
 from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.explain.targets import find_target_layer
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle, sha256_hex, write_bundle
-from cxrlab.export.card import build_card, run_folder
+from cxrlab.export.card import build_card
+from cxrlab.export.onnx_graph import OPSET, ExportError, Parity, bundle_graph, check_parity, export_onnx
 from cxrlab.export.profile import build_profile, profile_bytes, run_session
 from cxrlab.export.reference import DEFAULT_FILMS, Reference, training_reference
-from cxrlab.export.onnx_graph import OPSET, ExportError, Parity, bundle_graph, check_parity, export_onnx
-from cxrlab.explain.targets import find_target_layer
 
 #: ONNX Runtime must match PyTorch this closely on the sample inputs (max |logit difference|).
 DEFAULT_TOLERANCE = 1e-4
@@ -37,7 +38,7 @@ def parity_inputs(meta, seed: int = 0) -> np.ndarray:
     """Sample model inputs: synthetic films of several patterns (through the real preprocessing)
     plus one pure-noise input."""
     rng = np.random.default_rng(seed)
-    cfg = meta.preprocess_config()
+    cfg = meta.preprocess
     films = [preprocess(to_uint8_film(synthetic_film(label, rng, 128)), cfg)
              for label in ("Normal", "COVID", "Pneumonia", "Lung_Opacity")]
     films.append(rng.integers(0, 256, (cfg.size, cfg.size), dtype=np.uint8))
@@ -51,11 +52,12 @@ def export_bundle(run: str | Path, out: str | Path, which: str = "best", evaluat
     """Export the checkpoint of ``run`` to ONNX, check ONNX Runtime against PyTorch (fails above
     ``tolerance``), describe up to ``profile_films`` of the run's films in ``training_profile.json``
     (0 = no profile), write the bundle atomically and re-open it to verify the checksums."""
-    from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
+    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
+    from cxrlab.models.loading import load_checkpoint
 
     folder = resolve_checkpoint_dir(run, which)
     model, meta = load_checkpoint(folder)
-    reference, why = training_reference(run_folder(folder), meta.preprocess_config(), profile_films, seed)
+    reference, why = training_reference(RunFolder.of_checkpoint(folder), meta.preprocess, profile_films, seed)
     return export_model(model, meta, folder, out, evaluation, exporter, tolerance, reference, why,
                         card_updates=card_updates, seed=seed)
 

@@ -19,7 +19,7 @@ from cxrlab.errors import CxrlabError
 from cxrlab.io.atomic import atomic_path
 
 BUNDLE_FORMAT = "cxrlab-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: the input size only in input.size (1 also had preprocessing.size; still read)
 MODEL_FILE, CARD_FILE, SUMS_FILE = "model.onnx", "card.json", "SHA256SUMS"
 PROFILE_FILE = "training_profile.json"
 #: Refuse members bigger than this (a zip bomb, or not a bundle).

@@ -1,18 +1,27 @@
 """The model card (``card.json``): everything a user of the bundle needs to know, in one JSON.
 
-Built from the checkpoint's metadata, the run folder's ``split_manifest.csv`` (training data
-summary) and, when present, the evaluation's ``metrics.json`` (headline metrics with CIs).
+Built from the checkpoint's metadata (with the run's calibration), the run folder's
+``split_manifest.csv`` (training data summary) and, when present, the evaluation's summary
+(:func:`cxrlab.artifacts.evaluation.read_evaluation`: headline metrics with CIs).
+
+Preprocessing is stored once: the input size in ``input.size``, the other
+:class:`~cxrlab.config.PreprocessConfig` fields in ``preprocessing`` (:func:`card_preprocess`
+reads both, and cards of earlier versions that also held ``preprocessing.size``).
 """
 
 from __future__ import annotations
 
-import json
 import math
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cxrlab import __version__
+from cxrlab.artifacts.checkpoint_meta import CheckpointMeta
+from cxrlab.artifacts.evaluation import read_evaluation
+from cxrlab.artifacts.run_folder import RunFolder
+from cxrlab.config import PreprocessConfig, from_dict, to_dict
 from cxrlab.export.bundle_file import BUNDLE_FORMAT, BUNDLE_VERSION
 
 INTENDED_USE = (
@@ -41,16 +50,10 @@ LIMITATIONS = (
 )
 
 
-def run_folder(checkpoint_dir: Path) -> Path:
-    """``runs/<name>/`` for ``runs/<name>/checkpoints/<which>``; the folder itself otherwise."""
-    checkpoint_dir = Path(checkpoint_dir)
-    return checkpoint_dir.parent.parent if checkpoint_dir.parent.name == "checkpoints" else checkpoint_dir
-
-
-def build_card(meta, checkpoint_dir: Path, evaluation: Path | None = None) -> dict[str, Any]:
+def build_card(meta: CheckpointMeta, checkpoint_dir: Path, evaluation: Path | None = None) -> dict[str, Any]:
     """The card for ``meta`` (CheckpointMeta); ``evaluation`` = a metrics.json (default: the run's)."""
-    run = run_folder(checkpoint_dir)
-    evaluation = evaluation if evaluation is not None else run / "evaluation" / "metrics.json"
+    run = RunFolder.of_checkpoint(checkpoint_dir)
+    evaluation = evaluation if evaluation is not None else run.metrics
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -61,20 +64,33 @@ def build_card(meta, checkpoint_dir: Path, evaluation: Path | None = None) -> di
         "limitations": list(LIMITATIONS),
         "architecture": meta.architecture,
         "classes": list(meta.classes),
-        "label_scheme": meta.label_scheme,
+        "label_scheme": meta.label_scheme.to_dict(),
         "input": {"name": "input", "shape": ["batch", meta.in_chans, meta.input_size, meta.input_size],
                   "dtype": "float32", "size": meta.input_size, "channels": meta.in_chans},
-        "preprocessing": {**dict(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
+        "preprocessing": {**_preprocessing(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
                           "steps": "decode (PNG/JPEG/DICOM, MONOCHROME2) -> 8-bit gray -> resize/equalise "
                                    "(cxrlab.data.preprocess) -> x/255 -> (x - mean) / std"},
-        "pretrained_weights": dict(getattr(meta, "weights_origin", {}) or {}),
+        "pretrained_weights": dict(meta.weights_origin),
         "temperature": float(meta.temperature or 1.0),
         "thresholds": _finite(meta.thresholds),
         "metrics": {"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
-        "training_data": training_data(run / "split_manifest.csv"),
+        "training_data": training_data(run.split_manifest),
         "source": {"checkpoint": str(checkpoint_dir), "epoch": meta.epoch, "git_commit": meta.git_commit,
                    "checkpoint_created": meta.created, "versions": dict(meta.versions)},
     }
+
+
+def _preprocessing(cfg: PreprocessConfig) -> dict[str, Any]:
+    """The PreprocessConfig fields of the card's ``preprocessing`` (the size is ``input.size``)."""
+    return {k: v for k, v in to_dict(cfg).items() if k != "size"}
+
+
+def card_preprocess(card: dict[str, Any]) -> PreprocessConfig:
+    """The :class:`PreprocessConfig` a bundle's card describes (``input.size`` + ``preprocessing``)."""
+    names = {f.name for f in fields(PreprocessConfig)}
+    data = {k: v for k, v in card["preprocessing"].items() if k in names}
+    data["size"] = card["input"]["size"]
+    return from_dict(PreprocessConfig, data, where="card.json preprocessing")
 
 
 def training_data(split_manifest: Path) -> dict[str, Any] | None:
@@ -99,22 +115,8 @@ def training_data(split_manifest: Path) -> dict[str, Any] | None:
 
 def _evaluation(path: Path) -> dict[str, Any] | None:
     """The headline numbers (value + 95% CI) of an evaluation's metrics.json, if there is one."""
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {"file": str(path), "note": "metrics.json unreadable"}
-    evaluated = data.get("evaluated") if isinstance(data.get("evaluated"), dict) else {}
-    comparison = data.get("comparison") if isinstance(data.get("comparison"), dict) else {}
-    return _finite({
-        "file": str(path),
-        "evaluated_on": evaluated.get("name"),
-        "external": evaluated.get("external"),
-        "headline": data.get("headline"),
-        "confidence": data.get("bootstrap"),
-        "external_vs_internal": comparison.get("verdict"),
-    })
+    summary = read_evaluation(path)
+    return None if summary is None else _finite(summary.to_dict())
 
 
 def _finite(obj: Any) -> Any:

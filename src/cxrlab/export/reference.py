@@ -10,11 +10,11 @@ else from every train/val/test row. Held-out sources (split ``external``) are ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.config import PreprocessConfig
 from cxrlab.data.films import FilmSet, load_films
 
@@ -30,13 +30,13 @@ class Reference:
     description: dict[str, Any]
 
 
-def training_reference(run_dir: Path, cfg: PreprocessConfig, max_films: int = DEFAULT_FILMS, seed: int = 0,
+def training_reference(run: RunFolder, cfg: PreprocessConfig, max_films: int = DEFAULT_FILMS, seed: int = 0,
                        workers: int = 2) -> tuple[Reference | None, str]:
     """``(reference, "")`` or ``(None, why not)``."""
     from cxrlab.data.manifest import read_manifest
     from cxrlab.errors import CxrlabError
 
-    path = Path(run_dir) / "split_manifest.csv"
+    path = run.split_manifest
     if max_films <= 0:
         return None, "training profile disabled"
     if not path.exists():

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrlab.artifacts.checkpoint import META_FILE
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.io.atomic import write_text as atomic_write_text
 from cxrlab.train.config import TrainConfig
 
@@ -29,10 +31,10 @@ def fold_probabilities(run_dir: Path, rows: pd.DataFrame, cache_root: str) -> tu
     """Class probabilities (temperature 1; NaN rows for unreadable films) and penultimate features
     of the run's best checkpoint on ``rows``."""
     from cxrlab.evaluate.inference import load_images, run_model
-    from cxrlab.train.checkpoint import load_checkpoint
+    from cxrlab.models.loading import load_checkpoint
 
     model, meta = load_checkpoint(run_dir)
-    loaded = load_images(rows.reset_index(drop=True), meta.preprocess_config(), cache_root)
+    loaded = load_images(rows.reset_index(drop=True), meta.preprocess, cache_root)
     ok = np.flatnonzero(loaded.ok)
     out = run_model(model, loaded.images[ok], meta.mean, meta.std, meta.in_chans)
     logits = out.logits - out.logits.max(axis=1, keepdims=True)
@@ -52,7 +54,7 @@ def train_fold(cfg: TrainConfig, rows: pd.DataFrame, folder: Path, resume: bool)
     from cxrlab.train.fit import fit
 
     run = folder / FOLD_RUN
-    if resume and (run / "checkpoints" / "last" / "checkpoint.json").exists():
+    if resume and (RunFolder(run).checkpoint("last") / META_FILE).exists():
         return fit(replace(cfg, runs_dir=str(folder), name=FOLD_RUN), resume=run)
     if run.exists():
         import shutil
@@ -76,7 +78,7 @@ def run_fold(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, *, see
     rows = fold_rows(df, holdout, scheme, seed=seed, train_population=train_population)
     start = time.perf_counter()
     run_dir = train_fold(cfg, rows, folder, resume)
-    history = pd.read_csv(run_dir / "history.csv")
+    history = pd.read_csv(RunFolder(run_dir).history_csv)
     scored = rows[rows["split"].isin(["val", "test", "external"])].reset_index(drop=True)
     probs, features = fold_probabilities(run_dir, scored, cfg.data.cache_dir)
     scores = score_fold(scored, probs, scheme)

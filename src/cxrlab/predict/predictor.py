@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from cxrlab.config import PreprocessConfig, from_dict
+from cxrlab.config import PreprocessConfig
 from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
-from cxrlab.explain.overlay import display_film, normalize_cam
 from cxrlab.errors import ImageReadError
+from cxrlab.explain.overlay import display_film, normalize_cam
 from cxrlab.export.bundle_file import BundleError, read_bundle
+from cxrlab.export.card import card_preprocess
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
 from cxrlab.predict.decision import Decision, class_thresholds, decide
 
@@ -50,8 +51,7 @@ class Predictor:
         self.card = card
         self.source = source
         self.classes: tuple[str, ...] = tuple(card["classes"])
-        pre = {k: v for k, v in card["preprocessing"].items() if k in ("size", "resize", "equalize", "crop", "crop_margin")}
-        self.preprocess_config: PreprocessConfig = from_dict(PreprocessConfig, pre)
+        self.preprocess_config: PreprocessConfig = card_preprocess(card)
         require_whole_film(self.preprocess_config, source or "model")
         self.mean = tuple(card["preprocessing"]["mean"])
         self.std = tuple(card["preprocessing"]["std"])

@@ -40,7 +40,7 @@ class SegMeta:
 
 
 def make_seg_meta(**kwargs: Any) -> SegMeta:
-    from cxrlab.train.checkpoint import git_commit, software_versions
+    from cxrlab.artifacts.provenance import git_commit, software_versions
 
     kwargs.setdefault("versions", software_versions())
     kwargs.setdefault("git_commit", git_commit())

@@ -142,13 +142,15 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     DataFrame or a FilmSet) and write the adapted bundle ``out`` (plus, when ``checkpoint_out`` is
     given, the adapted checkpoint folder, for ``cxrlab evaluate``)."""
     from cxrlab.export.bundle import export_model
-    from cxrlab.export.card import LIMITATIONS, build_card, run_folder
+    from cxrlab.artifacts.run_folder import RunFolder
+    from cxrlab.export.card import LIMITATIONS, build_card
     from cxrlab.export.reference import Reference
-    from cxrlab.train.checkpoint import load_checkpoint, resolve_checkpoint_dir
+    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
+    from cxrlab.models.loading import load_checkpoint
 
     folder = resolve_checkpoint_dir(run, options.which)
     model, meta = load_checkpoint(folder, device=options.device)
-    site = load_site_films(films, meta.preprocess_config(), options.max_films, options.seed, options.workers)
+    site = load_site_films(films, meta.preprocess, options.max_films, options.seed, options.workers)
     views = site.films.views
     log(f"{site.origin}: {len(views)} readable films ({len(site.films.errors)} unreadable)")
     before = _predicted_mix(model, views, meta, options.batch_size)
@@ -170,7 +172,7 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     reference = Reference(site.films, {"kind": "adaptation", "what": f"the {len(views)} films of {name} this bundle "
                                        "was adapted on", "origin": site.origin, "films": len(views)})
     metrics = build_card(meta, folder)["metrics"]
-    card_updates = {"name": f"{run_folder(folder).name}-adapted-{name}", "adaptation": record,
+    card_updates = {"name": f"{RunFolder.of_checkpoint(folder).name}-adapted-{name}", "adaptation": record,
                     "limitations": [*LIMITATIONS, ADAPTED_LIMITATION],
                     "metrics": {**metrics, "note": "measured before adaptation, on the training distribution: "
                                                    "they do not describe the adapted model at this site"}}
@@ -182,7 +184,7 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
 
 def _save_checkpoint(folder: str | Path, model, meta, record: dict) -> Path:
     from cxrlab.io.atomic import write_text
-    from cxrlab.train.checkpoint import save_checkpoint
+    from cxrlab.artifacts.checkpoint import save_checkpoint
 
     path = save_checkpoint(folder, model, replace(meta, created=record["date"]))
     write_text(Path(path) / "adaptation.json", json.dumps(record, indent=2) + "\n")

@@ -71,7 +71,7 @@ def read_labels(source, classes, label_scheme: dict | None = None) -> tuple[pd.D
     unit_col = _column(df, UNIT_COLUMNS, "", origin)
     scheme = None
     if label_scheme:
-        scheme = LabelScheme(label_scheme["name"], tuple(label_scheme["classes"]), tuple(label_scheme["mapping"].items()))
+        scheme = LabelScheme.from_dict(label_scheme)
     by_name = {c.lower(): c for c in classes}
     rows, excluded = [], Counter()
     for i, rec in enumerate(df.to_dict("records")):

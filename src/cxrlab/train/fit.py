@@ -1,7 +1,8 @@
 """``fit(cfg)``: a whole training run into ``<runs_dir>/<name>/`` — resumable, DDP-aware.
 
-Run folder: ``config.yaml``, ``split_manifest.csv``, ``checkpoints/best/``, ``checkpoints/last/``
-(with ``train_state.pt``), ``history.csv``/``history.json``, ``curves.png``, ``log.txt``.
+Run folder (:class:`cxrlab.artifacts.run_folder.RunFolder`): ``config.yaml``, ``split_manifest.csv``,
+``checkpoints/best/``, ``checkpoints/last/`` (with ``train_state.pt``), ``history.csv``/``history.json``,
+``curves.png``, ``log.txt``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.config import load_config, save_config, to_dict
 from cxrlab.errors import ConfigError
+from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.config import TrainConfig
 from cxrlab.train.distributed import DistContext, all_gather, any_rank, barrier, cleanup_distributed, setup_distributed
 from cxrlab.train.history import RunLog, plot_curves, write_history
 from cxrlab.train.loop import predict_probs, train_one_epoch
-from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.progress import TrainProgress
 from cxrlab.train.setup import Run, setup_run
 from cxrlab.train.state import BUDGET_STOP, Progress, epoch_seed, has_checkpoint, make_train_state, restore
@@ -40,13 +42,14 @@ def fit(cfg: TrainConfig, resume: str | Path | None = None) -> Path:
 
 
 def _resume_config(run_dir: Path, overrides: TrainConfig) -> tuple[Path, TrainConfig]:
-    if not (run_dir / "config.yaml").exists():
+    run = RunFolder(run_dir)
+    if not run.config.exists():
         raise ConfigError(f"{run_dir}: not a run folder (no config.yaml) — nothing to resume")
-    saved = load_config(TrainConfig, run_dir / "config.yaml")
+    saved = load_config(TrainConfig, run.config)
     # Only what cannot change the result may differ on resume.
     cfg = replace(saved, max_minutes=overrides.max_minutes, progress=overrides.progress, threads=overrides.threads,
                   data=replace(saved.data, workers=overrides.data.workers,
-                               manifest=str(run_dir / "split_manifest.csv")))
+                               manifest=str(run.split_manifest)))
     return run_dir, cfg
 
 
@@ -55,7 +58,7 @@ def _new_run_dir(cfg: TrainConfig, ctx: DistContext) -> Path:
     scheme = Path(cfg.data.scheme).stem
     name = all_gather(ctx, cfg.name or f"{cfg.model.name}-{scheme}-{stamp}")[0]
     run_dir = Path(cfg.runs_dir) / name
-    if (run_dir / "checkpoints").exists():
+    if RunFolder(run_dir).checkpoints.exists():
         raise ConfigError(f"{run_dir}: run folder already has checkpoints; use --resume {run_dir} or another --name")
     return run_dir
 
@@ -64,12 +67,13 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     _check_inputs(cfg)
+    folder = RunFolder(run_dir)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resumed:
-            save_config(cfg, run_dir / "config.yaml")
+            save_config(cfg, folder.config)
     barrier(ctx)
-    log = RunLog(run_dir / "log.txt" if ctx.is_main else None)
+    log = RunLog(folder.log if ctx.is_main else None)
     run = setup_run(cfg, ctx, run_dir, log, resumed=resumed)
     state = Progress()
     if resumed and has_checkpoint(run_dir):
@@ -181,24 +185,24 @@ def _save(run: Run, state: Progress, row: dict, improved: bool) -> None:
     """Rank 0: best (when improved) and last checkpoints, history files, curves."""
     if not run.ctx.is_main:
         return
-    from cxrlab.train.checkpoint import save_checkpoint
+    from cxrlab.artifacts.checkpoint import save_checkpoint
 
     meta = _meta(run, row)
-    ckpt = run.run_dir / "checkpoints"
+    folder = RunFolder(run.run_dir)
     if improved:
-        save_checkpoint(ckpt / "best", run.model, meta)
+        save_checkpoint(folder.checkpoint("best"), run.model, meta)
     train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world, run.criterion)
-    save_checkpoint(ckpt / "last", run.model, meta, train_state)
+    save_checkpoint(folder.checkpoint("last"), run.model, meta, train_state)
     write_history(run.run_dir, state.history)
     plot_curves(run.run_dir, state.history, run.cfg.monitor)
 
 
 def _meta(run: Run, row: dict):
-    from cxrlab.train.checkpoint import make_meta
+    from cxrlab.artifacts.checkpoint import make_meta
 
     cfg, scheme = run.cfg, run.data.scheme
-    return make_meta(architecture=cfg.model.name, classes=scheme.classes, label_scheme=scheme.to_dict(),
-                     in_chans=cfg.model.in_chans, preprocess=to_dict(cfg.data.preprocess), mean=run.mean,
+    return make_meta(architecture=cfg.model.name, classes=scheme.classes, label_scheme=scheme,
+                     in_chans=cfg.model.in_chans, preprocess=cfg.data.preprocess, mean=run.mean,
                      std=run.std, weights_origin=run.weights_origin, epoch=row["epoch"], metrics={k: v for k, v in row.items() if k.startswith("val_")},
                      config=to_dict(cfg))
 

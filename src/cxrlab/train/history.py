@@ -9,6 +9,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.io.atomic import atomic_path, write_text
 
 
@@ -20,9 +21,9 @@ def _clean(value):
 
 def write_history(run_dir: str | Path, history: list[dict]) -> None:
     """Write the per-epoch rows as CSV and JSON, atomically (NaN -> empty / null)."""
-    run_dir = Path(run_dir)
+    run = RunFolder(run_dir)
     rows = [{k: _clean(v) for k, v in row.items()} for row in history]
-    write_text(run_dir / "history.json", json.dumps(rows, indent=2))
+    write_text(run.history_json, json.dumps(rows, indent=2))
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -30,7 +31,7 @@ def write_history(run_dir: str | Path, history: list[dict]) -> None:
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    write_text(run_dir / "history.csv", buf.getvalue())
+    write_text(run.history_csv, buf.getvalue())
 
 
 def plot_curves(run_dir: str | Path, history: list[dict], monitor: str = "val_macro_f1") -> Path:
@@ -40,7 +41,7 @@ def plot_curves(run_dir: str | Path, history: list[dict], monitor: str = "val_ma
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(run_dir) / "curves.png"
+    path = RunFolder(run_dir).curves
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):

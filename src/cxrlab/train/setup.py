@@ -62,6 +62,7 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, resumed: bool = False) -> Run:
+    from cxrlab.artifacts.run_folder import RunFolder
     from cxrlab.data.manifest import read_manifest, write_manifest
     from cxrlab.labels import load_scheme
     from cxrlab.models.registry import model_info
@@ -75,7 +76,7 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     for note in population_notes:
         log(note)
     if ctx.is_main and not resumed:
-        write_manifest(data.rows.drop(columns=["target", "cache_row"]), run_dir / "split_manifest.csv")
+        write_manifest(data.rows.drop(columns=["target", "cache_row"]), RunFolder(run_dir).split_manifest)
     _log_data(log, data, ctx)
     info = model_info(cfg.model.name)
     mean, std = (float(info.mean),), (float(info.std),)

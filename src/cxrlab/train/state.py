@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cxrlab.artifacts.checkpoint import load_train_state, read_weights, resolve_checkpoint_dir
+from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.errors import ConfigError
-from cxrlab.train.checkpoint import load_train_state, resolve_checkpoint_dir
 
 
 #: A run stopped by ``--max-minutes`` is not finished: resuming it continues training.
@@ -64,7 +65,7 @@ def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: in
 
 def has_checkpoint(run_dir: str | Path) -> bool:
     try:
-        resolve_checkpoint_dir(Path(run_dir) / "checkpoints" / "last", "last")
+        resolve_checkpoint_dir(RunFolder(run_dir).checkpoint("last"), "last")
     except ConfigError:
         return False
     return True
@@ -73,13 +74,11 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler,
             criterion: nn.Module | None = None) -> Progress:
     """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler/criterion."""
-    from safetensors.torch import load_file
-
-    folder = resolve_checkpoint_dir(Path(run_dir) / "checkpoints" / "last", "last")
+    folder = resolve_checkpoint_dir(RunFolder(run_dir).checkpoint("last"), "last")
     state = load_train_state(folder)
     if state is None:
         raise ConfigError(f"{folder}: no train_state.pt, so this run cannot be resumed")
-    model.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    model.load_state_dict(read_weights(folder))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):
