@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrlab.artifacts.run_folder import EvaluationFolder, RunFolder
+from cxrlab.artifacts.run_folder import EVALUATION, EvaluationFolder, RunFolder
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
@@ -100,7 +100,7 @@ def compare_runs(
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
-    names = [p.name if p.name != "evaluation" else p.parent.name for p in paths]
+    names = [p.name if p.name != EVALUATION else p.parent.name for p in paths]
     return [n if names.count(n) == 1 else f"{n} ({i + 1})" for i, n in enumerate(names)]
 
 
