@@ -141,11 +141,11 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     """AdaBN-adapt the checkpoint of ``run`` to ``films`` (a folder, patterns, a file list, a manifest
     DataFrame or a FilmSet) and write the adapted bundle ``out`` (plus, when ``checkpoint_out`` is
     given, the adapted checkpoint folder, for ``cxrlab evaluate``)."""
-    from cxrlab.export.bundle import export_model
+    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
     from cxrlab.artifacts.run_folder import RunFolder
+    from cxrlab.export.bundle import export_model
     from cxrlab.export.card import LIMITATIONS, build_card
     from cxrlab.export.reference import Reference
-    from cxrlab.artifacts.checkpoint import resolve_checkpoint_dir
     from cxrlab.models.loading import load_checkpoint
 
     folder = resolve_checkpoint_dir(run, options.which)
