@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from cxrlab.config import PreprocessConfig, to_dict
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.labels import builtin_schemes
 
 SIZE = 32  # model input size used by the deploy tests
@@ -64,7 +64,7 @@ def unsupported_dicom(path: Path, pixels: np.ndarray) -> Path:
     import pydicom
     from pydicom.encaps import encapsulate
 
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     save_dicom(path, pixels.astype(np.uint16))
     ds = pydicom.dcmread(str(path))

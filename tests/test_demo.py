@@ -119,7 +119,7 @@ def test_synthetic_labels_cover_every_class_of_the_scheme(scheme):
 
 def test_data_option_uses_the_folder_and_caps_images_per_label(tmp_path, monkeypatch):
     import cxrlab.demo_stages as stages
-    from cxrlab.data.synthetic import make_synthetic_dataset
+    from cxrlab.data.synthetic.generate import make_synthetic_dataset
 
     data = make_synthetic_dataset(tmp_path / "real", labels=("COVID", "Normal"), per_class=7, size=48)
     monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])

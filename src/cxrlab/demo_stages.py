@@ -18,7 +18,7 @@ def stage_data(cfg: DemoConfig, state: DemoState, log: Log) -> str:
             raise StageSkipped(f"{root}: dataset folder not found")
         state.data_root = root
         return f"using the dataset folder {root}"
-    from cxrlab.data.synthetic import SYNTHETIC_TEXT, make_synthetic_dataset
+    from cxrlab.data.synthetic.generate import SYNTHETIC_TEXT, make_synthetic_dataset
 
     root = state.out / "data" / SYNTHETIC_FOLDER
     clear_own_folder(root, "SYNTHETIC.txt")
@@ -34,7 +34,7 @@ def stage_data(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 
 def stage_index(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     root = require(state.data_root, "a dataset folder")
-    from cxrlab.data.index import index_datasets, write_index
+    from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.data.manifest import write_manifest
 
     result = index_datasets([root], workers=cfg.workers, progress=cfg.progress)
@@ -61,8 +61,8 @@ def _limit_per_label(df, limit: int, seed: int):
 
 def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     manifest = require(state.manifest, "a manifest")
-    from cxrlab.data.audit import run_audit
-    from cxrlab.data.audit_report import write_audit
+    from cxrlab.data.audit.run import run_audit
+    from cxrlab.data.audit.report import write_audit
     from cxrlab.data.manifest import read_manifest, write_manifest
 
     result = run_audit(read_manifest(manifest), workers=cfg.workers, progress=cfg.progress)
@@ -90,7 +90,7 @@ def stage_split(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 
 def stage_eda(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     manifest = require(state.manifest, "a manifest")
-    from cxrlab.data.eda import make_eda_report
+    from cxrlab.data.eda.report import make_eda_report
     from cxrlab.data.manifest import read_manifest
 
     state.eda = make_eda_report(read_manifest(manifest), state.out / "eda.html", audit_dir=state.audit,
@@ -101,7 +101,7 @@ def stage_eda(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 def stage_cache(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     manifest = require(state.manifest, "a manifest")
     from cxrlab.config import PreprocessConfig
-    from cxrlab.data.cache import build_cache
+    from cxrlab.data.cache.store import build_cache
     from cxrlab.data.manifest import read_manifest
 
     df = read_manifest(manifest)

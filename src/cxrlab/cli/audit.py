@@ -27,9 +27,9 @@ def audit_command(
     """Find exact and near-duplicate films (re-encoded, resized, slightly cropped, re-windowed) within
     and across sources and splits; flag label conflicts and patients on two sides of a split.
     Writes dup_group into the manifest and pairs.csv, groups.csv, summary.json, near_pairs.png."""
-    from cxrlab.data.audit import run_audit
-    from cxrlab.data.audit_report import write_audit
-    from cxrlab.data.duplicates import DuplicateConfig
+    from cxrlab.data.audit.run import run_audit
+    from cxrlab.data.audit.report import write_audit
+    from cxrlab.data.audit.duplicates import DuplicateConfig
     from cxrlab.data.manifest import read_manifest, write_manifest
 
     df = read_manifest(manifest)
@@ -42,7 +42,7 @@ def audit_command(
 def _print_audit(result, files, manifest: Path) -> None:
     from rich.table import Table
 
-    from cxrlab.data.audit_report import flag_counts
+    from cxrlab.data.audit.report import flag_counts
 
     table = Table(title="Leakage audit", title_justify="left")
     table.add_column("finding")

@@ -70,7 +70,7 @@ def datasets_list(
     """The public datasets cxrlab knows, how each download is verified, and their licenses."""
     from rich.table import Table
 
-    from cxrlab.datasets.catalog import catalog
+    from cxrlab.data.download.catalog import catalog
 
     entries = catalog().values()
     if verbose:
@@ -103,8 +103,8 @@ def datasets_download(
     timeout: float = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the host before giving up."),
 ) -> None:
     """Download NAME (resumable), verify it, extract it into DEST/NAME/ and print its license."""
-    from cxrlab.datasets.catalog import get_entry, manual_instructions
-    from cxrlab.datasets.fetch import fetch_dataset
+    from cxrlab.data.download.catalog import get_entry, manual_instructions
+    from cxrlab.data.download.fetch import fetch_dataset
 
     entry = get_entry(name, base_url=base_url)
     con = console()

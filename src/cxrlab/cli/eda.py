@@ -24,7 +24,7 @@ def eda_command(
 ) -> None:
     """Write a self-contained HTML dataset report: class counts per source and split, image sizes and
     bit depth, intensity (mean vs std per class), random samples per class and source, audit summary."""
-    from cxrlab.data.eda import make_eda_report
+    from cxrlab.data.eda.report import make_eda_report
     from cxrlab.data.manifest import read_manifest
 
     df = read_manifest(manifest)
@@ -47,7 +47,7 @@ def cache_command(
     """Decode, convert to 8-bit and resize every manifest image once into a memory-mapped cache that
     training reuses. Rows already cached (same file, same settings) are reused, changed ones rebuilt."""
     from cxrlab.config import PreprocessConfig
-    from cxrlab.data.cache import build_cache
+    from cxrlab.data.cache.store import build_cache
     from cxrlab.data.manifest import read_manifest
 
     cfg = PreprocessConfig(size=size, resize=resize, equalize=equalize)

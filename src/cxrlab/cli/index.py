@@ -24,7 +24,7 @@ def index_command(
     """Index dataset folders into a manifest: one row per usable image (label, source, patient,
     view, size, hashes). Layouts are recognised automatically: per-folder manifest.csv, ieee8023
     metadata CSV, Kermany chest_xray/, class-per-folder (COVID-19 Radiography Database...), DICOM."""
-    from cxrlab.data.index import index_datasets, write_index
+    from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
     target = writable(out / "manifest.csv" if out.is_dir() or not out.suffix else out)

@@ -33,7 +33,7 @@ def population_command(
     pediatric sources, copies found by 'cxrlab audit'), print a source x population x class table and
     warn when a class is mostly pediatric. Writes a 'population' column into the manifest."""
     from cxrlab.data.manifest import read_manifest, write_manifest
-    from cxrlab.data.population import (
+    from cxrlab.data.population.infer import (
         ADULT, PEDIATRIC, add_population, filter_population, pediatric_warnings, population_classes,
         read_overrides,
     )
@@ -67,7 +67,7 @@ def _print_table(df, scheme) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from cxrlab.data.population import population_table
+    from cxrlab.data.population.infer import population_table
 
     counts = population_table(df, scheme)
     title = f"Films per source, population and class ({scheme.name if scheme else 'canonical labels'})"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from cxrlab.data.preprocess import preprocess, to_model_input
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle, sha256_hex, write_bundle
 from cxrlab.export.card import build_card, run_folder
 from cxrlab.export.profile import build_profile, profile_bytes, run_session
