@@ -32,7 +32,8 @@ def demo(
     """Run the whole pipeline in one go: data -> index -> audit -> split -> eda -> cache -> train ->
     evaluate -> export -> predict. Without --data it generates SYNTHETIC chest films (not real
     patients). Writes into cxrlab-out/, where the other commands look, unless --out says otherwise."""
-    from cxrlab.demo import DemoConfig, run_demo, summary
+    from cxrlab.demo.run import run_demo, summary
+    from cxrlab.demo.state import DemoConfig
 
     labels = _synthetic_labels(scheme)
     cfg = DemoConfig(out=str(out), data=str(data) if data else None, scheme=scheme, synthetic_labels=labels,

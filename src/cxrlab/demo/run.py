@@ -13,88 +13,22 @@ manifest there that the demo did not write (newer than its ``DEMO.txt``) is neve
 
 from __future__ import annotations
 
-import shutil
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from cxrlab.demo import stages
+from cxrlab.demo.state import DemoConfig, DemoState, Log, StageResult, StageSkipped
 from cxrlab.errors import ConfigError, CxrlabError
-
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class DemoConfig:
-    out: str = "cxrlab-out"  # the work folder the other commands read by default
-    data: str | None = None  # a real dataset folder; None = generate SYNTHETIC films
-    scheme: str = "3class"
-    synthetic_labels: tuple[str, ...] = ("COVID", "Normal", "Pneumonia")
-    per_class: int = 120  # SYNTHETIC films per class
-    images_per_patient: int = 2  # SYNTHETIC films share patients, so the split must group them
-    duplicates: int = 6  # resized copies of SYNTHETIC films under other patient ids, for the audit to find
-    film_size: int = 128  # pixels of the SYNTHETIC films on disk
-    max_per_class: int = 400  # real data: at most this many images per label are kept (0 = all)
-    image_size: int = 64  # model input
-    model: str = "cnn-small"
-    epochs: int = 6
-    batch_size: int = 32
-    n_boot: int = 200
-    predict_count: int = 6
-    seed: int = 0
-    workers: int = 2
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.per_class < 4:
-            raise ConfigError(f"demo per_class must be >= 4 (train/val/test need images), got {self.per_class}")
-
-
-class StageSkipped(Exception):
-    """Raised by a stage that cannot run here; the message says why."""
-
-
-@dataclass
-class StageResult:
-    name: str
-    status: str  # ok | skipped | failed
-    message: str
-    seconds: float = 0.0
-
-
-@dataclass
-class DemoState:
-    """What the stages have produced so far (paths inside the output folder)."""
-
-    out: Path
-    synthetic: bool = False
-    data_root: Path | None = None
-    manifest: Path | None = None
-    audit: Path | None = None
-    split_done: bool = False
-    eda: Path | None = None
-    cache_dir: Path | None = None
-    run_dir: Path | None = None
-    report: Path | None = None
-    bundle: Path | None = None
-    predictions: Path | None = None
-    results: list[StageResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not any(r.status == "failed" for r in self.results)
 
 
 def run_demo(cfg: DemoConfig, log: Log = print) -> DemoState:
     """Run every stage in order; returns the state with one :class:`StageResult` per stage."""
-    from cxrlab.demo_stages import STAGES
-
     out = Path(cfg.out)
     claim_work_folder(out)
     state = DemoState(out=out)
     try:
-        for name, stage in STAGES:
+        for name, stage in stages.STAGES:
             state.results.append(_run_stage(name, stage, cfg, state, log))
     finally:
         (out / DEMO_MARKER).touch()  # after the demo's last write: a newer manifest is someone else's
@@ -135,21 +69,6 @@ def _run_stage(name: str, stage, cfg: DemoConfig, state: DemoState, log: Log) ->
     result = StageResult(name, status, message, time.perf_counter() - start)
     log(f"[{name}] {status} ({result.seconds:.1f} s): {message}")
     return result
-
-
-def require(value, what: str):
-    """The value an earlier stage should have produced, or skip this stage naming it."""
-    if value is None or value is False:
-        raise StageSkipped(f"needs {what}, which an earlier stage did not produce")
-    return value
-
-
-def clear_own_folder(path: Path, marker: str) -> None:
-    """Remove a folder the demo made before (recognised by ``marker`` inside it), never another."""
-    if path.exists():
-        if not (path / marker).exists():
-            raise ConfigError(f"{path}: exists and was not made by cxrlab demo (no {marker}); choose another --out")
-        shutil.rmtree(path)
 
 
 def summary(state: DemoState) -> str:

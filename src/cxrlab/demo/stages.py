@@ -1,4 +1,4 @@
-"""The stages of ``cxrlab demo`` (see :mod:`cxrlab.demo`). Each takes (cfg, state, log), records
+"""The stages of ``cxrlab demo`` (run by :mod:`cxrlab.demo.run`). Each takes (cfg, state, log), records
 its outputs in ``state`` and returns a one-line message; it raises ``StageSkipped`` when it cannot
 run here. Heavy modules are imported inside the stage that needs them."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cxrlab.demo import DemoConfig, DemoState, Log, StageSkipped, clear_own_folder, require
+from cxrlab.demo.state import DemoConfig, DemoState, Log, StageSkipped, clear_own_folder, require
 
 SYNTHETIC_FOLDER = "synthetic-cxr"
 
