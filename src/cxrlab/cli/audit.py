@@ -27,13 +27,15 @@ def audit_command(
     """Find exact and near-duplicate films (re-encoded, resized, slightly cropped, re-windowed) within
     and across sources and splits; flag label conflicts and patients on two sides of a split.
     Writes dup_group into the manifest and pairs.csv, groups.csv, summary.json, near_pairs.png."""
+    from cxrlab.cli.progress import progress_bar
     from cxrlab.data.audit.run import run_audit
     from cxrlab.data.audit.report import write_audit
     from cxrlab.data.audit.duplicates import DuplicateConfig
     from cxrlab.data.manifest import read_manifest, write_manifest
 
     df = read_manifest(manifest)
-    result = run_audit(df, workers=workers, progress=progress, config=DuplicateConfig(near_threshold=threshold))
+    with progress_bar("audit: reading", progress) as bar:
+        result = run_audit(df, workers=workers, progress=bar, config=DuplicateConfig(near_threshold=threshold))
     files = write_audit(result, out, sheet_pairs=sheet_pairs)
     write_manifest(result.manifest, manifest)
     _print_audit(result, files, manifest)

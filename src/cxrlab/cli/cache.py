@@ -26,13 +26,15 @@ def cache_command(
 ) -> None:
     """Decode, convert to 8-bit and resize every manifest image once into a memory-mapped cache that
     training reuses. Rows already cached (same file, same settings) are reused, changed ones rebuilt."""
+    from cxrlab.cli.progress import progress_bar
     from cxrlab.config import PreprocessConfig
     from cxrlab.data.cache.store import build_cache
     from cxrlab.data.manifest import read_manifest
 
     cfg = PreprocessConfig(size=size, resize=resize, equalize=equalize)
     df = read_manifest(manifest)
-    store = build_cache(df, cache_dir, cfg, workers=workers, progress=progress)
+    with progress_bar("caching", progress) as bar:
+        store = build_cache(df, cache_dir, cfg, workers=workers, progress=bar)
     con = console()
     rate = store.decoded / store.seconds if store.seconds > 0 and store.decoded else 0.0
     con.print(f"[bold]Cache:[/] {store.path} ({len(store):,} x {size} x {size}, {store.path.stat().st_size / 1e6:,.0f} MB)",

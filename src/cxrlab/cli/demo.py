@@ -32,6 +32,7 @@ def demo(
     """Run the whole pipeline in one go: data -> index -> audit -> split -> eda -> cache -> train ->
     evaluate -> export -> predict. Without --data it generates SYNTHETIC chest films (not real
     patients). Writes into cxrlab-out/, where the other commands look, unless --out says otherwise."""
+    from cxrlab.cli.progress import progress_bar
     from cxrlab.demo.run import run_demo, summary
     from cxrlab.demo.state import DemoConfig
 
@@ -40,7 +41,8 @@ def demo(
                      per_class=per_class, max_per_class=max_per_class, image_size=size, model=model, epochs=epochs,
                      seed=seed, workers=workers, progress=progress)
     con = console()
-    state = run_demo(cfg, log=lambda msg: con.print(msg, highlight=False, markup=False, soft_wrap=True))
+    state = run_demo(cfg, log=lambda msg: con.print(msg, highlight=False, markup=False, soft_wrap=True),
+                     bar=lambda label: progress_bar(label, progress))
     con.print(summary(state), highlight=False, markup=False, soft_wrap=True)
     if not state.ok:
         raise typer.Exit(1)

@@ -25,11 +25,13 @@ def index_command(
     """Index dataset folders into a manifest: one row per usable image (label, source, patient,
     view, size, hashes). Layouts are recognised automatically: per-folder manifest.csv, ieee8023
     metadata CSV, Kermany chest_xray/, class-per-folder (COVID-19 Radiography Database...), DICOM."""
+    from cxrlab.cli.progress import progress_bar
     from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
     target = writable(out / "manifest.csv" if out.is_dir() or not out.suffix else out)
-    result = index_datasets(roots, workers=workers, progress=progress, frontal_only=not keep_lateral)
+    with progress_bar("indexing", progress) as bar:
+        result = index_datasets(roots, workers=workers, progress=bar, frontal_only=not keep_lateral)
     files = write_index(result, target)
     _print_summary(result, files)
     if result.manifest.empty:

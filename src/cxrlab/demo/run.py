@@ -18,15 +18,16 @@ import traceback
 from pathlib import Path
 
 from cxrlab.demo import stages
-from cxrlab.demo.state import DemoConfig, DemoState, Log, StageResult, StageSkipped
+from cxrlab.demo.state import BarFactory, DemoConfig, DemoState, Log, StageResult, StageSkipped, no_bar
 from cxrlab.errors import ConfigError, CxrlabError
 
 
-def run_demo(cfg: DemoConfig, log: Log = print) -> DemoState:
-    """Run every stage in order; returns the state with one :class:`StageResult` per stage."""
+def run_demo(cfg: DemoConfig, log: Log = print, bar: BarFactory | None = None) -> DemoState:
+    """Run every stage in order; returns the state with one :class:`StageResult` per stage. ``bar``
+    makes the progress callbacks of indexing, audit and cache (none by default)."""
     out = Path(cfg.out)
     claim_work_folder(out)
-    state = DemoState(out=out)
+    state = DemoState(out=out, bar=bar or no_bar)
     try:
         for name, stage in stages.STAGES:
             state.results.append(_run_stage(name, stage, cfg, state, log))

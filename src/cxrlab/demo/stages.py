@@ -37,7 +37,8 @@ def stage_index(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.data.manifest import write_manifest
 
-    result = index_datasets([root], workers=cfg.workers, progress=cfg.progress)
+    with state.bar("indexing") as progress:
+        result = index_datasets([root], workers=cfg.workers, progress=progress)
     manifest_path = state.out / "manifest.csv"
     write_index(result, manifest_path)
     df = result.manifest
@@ -65,7 +66,8 @@ def stage_audit(cfg: DemoConfig, state: DemoState, log: Log) -> str:
     from cxrlab.data.audit.report import write_audit
     from cxrlab.data.manifest import read_manifest, write_manifest
 
-    result = run_audit(read_manifest(manifest), workers=cfg.workers, progress=cfg.progress)
+    with state.bar("audit: reading") as progress:
+        result = run_audit(read_manifest(manifest), workers=cfg.workers, progress=progress)
     write_manifest(result.manifest, manifest)  # adds dup_group, which the split keeps together
     files = write_audit(result, state.out / "audit", seed=cfg.seed)
     state.audit = files.summary.parent
@@ -106,8 +108,9 @@ def stage_cache(cfg: DemoConfig, state: DemoState, log: Log) -> str:
 
     df = read_manifest(manifest)
     state.cache_dir = state.out / "cache"
-    store = build_cache(df, state.cache_dir, PreprocessConfig(size=cfg.image_size), workers=cfg.workers,
-                        progress=cfg.progress)
+    with state.bar("caching") as progress:
+        store = build_cache(df, state.cache_dir, PreprocessConfig(size=cfg.image_size), workers=cfg.workers,
+                            progress=progress)
     bad = int((~store.ok).sum())
     return f"{len(df)} images at {cfg.image_size} px in {store.path}" + (f" ({bad} unreadable)" if bad else "")
 

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cxrlab.errors import ConfigError
+from cxrlab.io.parallel import Progress
 
 Log = Callable[[str], None]
+#: ``bar(label)`` -> a context giving the ``progress(done, total)`` callback of one stage (or None).
+BarFactory = Callable[[str], AbstractContextManager[Progress | None]]
+
+
+def no_bar(label: str) -> AbstractContextManager[Progress | None]:
+    return nullcontext(None)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class DemoState:
     bundle: Path | None = None
     predictions: Path | None = None
     results: list[StageResult] = field(default_factory=list)
+    bar: BarFactory = no_bar  # progress bars of the long stages (the CLI passes Rich ones)
 
     @property
     def ok(self) -> bool:

@@ -83,11 +83,13 @@ def load_train_data(df: pd.DataFrame, scheme: LabelScheme, cache_root: str, prep
                     source: str = "manifest") -> TrainData:
     """Select rows and fetch their preprocessed images (rank 0 builds the cache, others open it)."""
     from cxrlab.data.cache.store import build_cache, open_cache
+    from cxrlab.train.progress import cache_bar
 
     rows, excluded = select_rows(df, scheme, source)
     store = None
     if ctx.is_main:
-        store = build_cache(rows, cache_root, preprocess, workers=cache_workers, progress=progress)
+        with cache_bar(progress) as bar:
+            store = build_cache(rows, cache_root, preprocess, workers=cache_workers, progress=bar)
     barrier(ctx)
     if store is None:
         store = open_cache(rows, cache_root, preprocess)

@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from cxrlab.data.audit.thumbnails import read_thumbnails
 from cxrlab.data.audit.duplicates import DuplicateConfig, near_duplicate_pairs
+from cxrlab.io.parallel import Progress
 
 PAIR_COLUMNS = ("path_a", "path_b", "kind", "score", "source_a", "source_b", "label_a", "label_b",
                 "split_a", "split_b", "cross_source", "label_conflict", "cross_split")
@@ -68,7 +69,7 @@ def run_audit(
     df: pd.DataFrame,
     *,
     workers: int = 2,
-    progress: bool = True,
+    progress: Progress | None = None,
     config: DuplicateConfig | None = None,
 ) -> AuditResult:
     """Audit a manifest (``path`` absolute, as from ``read_manifest``)."""

@@ -1,11 +1,7 @@
-"""Read every film once into a small search thumbnail, in worker processes, with a progress bar."""
+"""Read every film once into a small search thumbnail, in worker processes."""
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +10,7 @@ from cxrlab.data.audit.descriptors import dup_thumbnail
 from cxrlab.data.index.fingerprint import pixel_sha1
 from cxrlab.errors import CxrlabError
 from cxrlab.io.images import read_image, to_uint8
+from cxrlab.io.parallel import Progress, parallel_map
 
 _CHUNK = 128
 
@@ -28,7 +25,8 @@ class Thumbnails:
     pixel_sha1: list[str]  # as given, or computed here where the manifest had none
 
 
-def _read_chunk(paths: list[str], need_sha1: list[bool], size: int, read_size: int) -> list[tuple]:
+def _read_chunk(task: tuple[list[str], list[bool], int, int]) -> list[tuple]:
+    paths, need_sha1, size, read_size = task
     out = []
     for path, need in zip(paths, need_sha1):
         try:
@@ -47,7 +45,7 @@ def read_thumbnails(
     size: int = 32,
     read_size: int = 128,
     workers: int = 2,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> Thumbnails:
     """Thumbnails for all ``paths``; rows without a ``pixel_sha1`` are decoded in full to compute it,
     the others with fast JPEG draft decoding to about ``read_size`` pixels."""
@@ -71,34 +69,10 @@ def read_thumbnails(
         stop = min(start + _CHUNK, n)
         return paths[start:stop], [not s for s in sha1s[start:stop]], size, read_size
 
-    with _progress(n, enabled=progress and n > 0) as advance:
-        if workers <= 1 or len(starts) <= 1:
-            for start in starts:
-                collect(start, _read_chunk(*args(start)))
-                advance(min(_CHUNK, n - start))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(starts)), mp_context=ctx) as pool:
-                futures = {pool.submit(_read_chunk, *args(s)): s for s in starts}
-                try:
-                    for fut in as_completed(futures):
-                        collect(futures[fut], fut.result())
-                        advance(min(_CHUNK, n - futures[fut]))
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+    tasks = [args(start) for start in starts]
+    results = parallel_map(_read_chunk, tasks, workers=workers, weights=[len(task[0]) for task in tasks],
+                           progress=progress)
+    for start, result in zip(starts, results):
+        collect(start, result)
     return Thumbnails(images=images, ok=ok, errors=errors, pixel_sha1=hashes)
 
-
-@contextmanager
-def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]audit: reading[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("read", total=total)
-        yield lambda n: bar.advance(task, n)

@@ -32,6 +32,7 @@ from cxrlab.data.cache.segments import (CACHE_FORMAT, list_segments, load_array,
                                         remove_segment, write_sidecar)
 from cxrlab.data.preprocess import row_boxes
 from cxrlab.errors import ConfigError
+from cxrlab.io.parallel import Progress
 
 
 
@@ -85,7 +86,7 @@ def build_cache(
     cache_root: str | Path,
     cfg: PreprocessConfig,
     workers: int = 2,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> CacheStore:
     """Build (or reuse) the cache for ``df``; unreadable files become ``ok=False`` rows, never errors."""
     start = time.perf_counter()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +20,9 @@ from cxrlab.data.index.decode import describe_chunk
 from cxrlab.data.index.layouts import Candidate, discover
 from cxrlab.data.index.layouts.common import LATERAL, NOT_XRAY, is_lateral, is_xray_modality, namespaced
 from cxrlab.data.manifest import CORE_COLUMNS, write_manifest
-from cxrlab.errors import CxrlabError
 from cxrlab.io.atomic import atomic_path
 from cxrlab.io.images import HEADER_FIELDS
+from cxrlab.io.parallel import Progress, parallel_map
 
 SKIPPED_NAME = "index_skipped.csv"
 EXCLUDED_NAME = "index_excluded.csv"
@@ -61,12 +59,13 @@ class IndexFiles:
 
 
 def index_datasets(
-    roots: list[Path], *, workers: int = 2, progress: bool = True, frontal_only: bool = True
+    roots: list[Path], *, workers: int = 2, progress: Progress | None = None, frontal_only: bool = True
 ) -> IndexResult:
     """Index every dataset found under ``roots`` (see docs/index.md for the layouts recognised).
 
-    Raises :class:`~cxrlab.errors.ConfigError` when a root does not exist; unreadable files are
-    reported in ``skipped`` and never stop the run.
+    ``progress(done, total)`` is called as images are decoded. Raises
+    :class:`~cxrlab.errors.ConfigError` when a root does not exist; unreadable files are reported in
+    ``skipped`` and never stop the run.
     """
     start = time.perf_counter()
     found = discover([Path(r) for r in roots], frontal_only=frontal_only)
@@ -110,45 +109,15 @@ def _manifest_row(cand: Candidate, info: dict) -> tuple[dict[str, object], str]:
     return row, meta.get("modality", "")
 
 
-def decode_all(paths: list[str], *, workers: int = 2, progress: bool = True) -> list[dict]:
+def decode_all(paths: list[str], *, workers: int = 2, progress: Progress | None = None) -> list[dict]:
     """Describe every file (in ``workers`` processes, in chunks), in the order given."""
     if not paths:
         return []
     size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (max(workers, 1) * 8))))
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    if workers <= 1:
-        with _progress_bar(progress) as bar:
-            task = bar.add_task("indexing", total=len(paths))
-            results = []
-            for chunk in chunks:
-                results.extend(describe_chunk(chunk))
-                bar.advance(task, len(chunk))
-            return results
-    try:
-        # Submit before the progress bar starts its refresh thread: workers are forked at first submit.
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-            futures = {pool.submit(describe_chunk, chunk): len(chunk) for chunk in chunks}
-            with _progress_bar(progress) as bar:
-                task = bar.add_task("indexing", total=len(paths))
-                for future in as_completed(futures):
-                    bar.advance(task, futures[future])
-            return [info for future in futures for info in future.result()]
-    except BrokenProcessPool:
-        raise CxrlabError(
-            "a decoding worker process died (out of memory or a crashing decoder?); try again with --workers 1"
-        ) from None
-
-
-def _progress_bar(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled,
-    )
+    described = parallel_map(describe_chunk, chunks, workers=workers, weights=[len(c) for c in chunks],
+                             progress=progress, start_method=None)  # fork: the workers start fast
+    return [info for chunk in described for info in chunk]
 
 
 def write_index(result: IndexResult, manifest_path: str | Path) -> IndexFiles:
