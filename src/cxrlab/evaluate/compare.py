@@ -13,7 +13,7 @@ import pandas as pd
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
-from cxrlab.evaluate.html import callout, ci_text, figure, num, page, section, table
+from cxrlab.report.html import callout, ci_text, figure, num, page, section, table
 from cxrlab.evaluate.metrics import one_vs_rest_auc, roc_curves
 from cxrlab.evaluate.pipeline import EvaluateOptions, evaluate_run, jsonable
 from cxrlab.io.atomic import write_text

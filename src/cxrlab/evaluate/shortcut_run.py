@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cxrlab.evaluate.bootstrap import resampling_units
 from cxrlab.evaluate.calibration import apply_temperature
-from cxrlab.evaluate.html import callout, esc, page, section
+from cxrlab.report.html import callout, esc, page, section
 from cxrlab.evaluate.context import load_context
 from cxrlab.evaluate.pipeline import jsonable, predict_set
 from cxrlab.evaluate.report_shortcut import shortcut_html

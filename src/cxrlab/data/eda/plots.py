@@ -3,12 +3,13 @@ rcParams changes: styling is applied inside ``matplotlib.rc_context``/style cont
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
+
+from cxrlab.report.plots import to_png
 
 _STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9,
@@ -37,12 +38,6 @@ def _figure(width: float, height: float) -> Iterator:
         yield fig
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
 def counts_bar(table: pd.DataFrame, colors: dict[str, tuple], title: str) -> bytes:
     """Horizontal stacked bars: one bar per row of ``table`` (source or split), stacked by class."""
     height = 1.5 + 0.42 * len(table)
@@ -62,7 +57,7 @@ def counts_bar(table: pd.DataFrame, colors: dict[str, tuple], title: str) -> byt
         ax.set_title(title, loc="left")
         ax.grid(axis="y", visible=False)
         fig.legend(ncols=min(len(table.columns), 7), loc="outside lower center")
-        return _png(fig)
+        return to_png(fig)
 
 
 def size_figure(df: pd.DataFrame, sources: list[str]) -> bytes:
@@ -92,7 +87,7 @@ def size_figure(df: pd.DataFrame, sources: list[str]) -> bytes:
         ax2.set_xlabel("short side (px)")
         ax2.set_ylabel("images")
         ax2.set_title("Short side", loc="left")
-        return _png(fig)
+        return to_png(fig)
 
 
 def mean_std_scatter(df: pd.DataFrame, column: str, groups: list[str], colors: dict[str, tuple]) -> bytes:
@@ -114,7 +109,7 @@ def mean_std_scatter(df: pd.DataFrame, column: str, groups: list[str], colors: d
             ax.set_visible(False)
         fig.supxlabel("image mean (0-1)")
         fig.supylabel("image std (0-1)")
-        return _png(fig)
+        return to_png(fig)
 
 
 def intensity_histograms(df: pd.DataFrame, classes: list[str], colors: dict[str, tuple], min_count: int = 30) -> bytes:
@@ -137,7 +132,7 @@ def intensity_histograms(df: pd.DataFrame, classes: list[str], colors: dict[str,
             ax.set_xlabel(f"{column} (0-1)")
             ax.set_ylabel("density")
         fig.legend(*axes[0].get_legend_handles_labels(), ncols=4, loc="outside lower center")
-        return _png(fig)
+        return to_png(fig)
 
 
 def bits_bar(counts: pd.Series) -> bytes:
@@ -152,4 +147,4 @@ def bits_bar(counts: pd.Series) -> bytes:
         ax.set_xlabel("images")
         ax.set_title("Bit depth / format", loc="left")
         ax.grid(axis="y", visible=False)
-        return _png(fig)
+        return to_png(fig)

@@ -16,9 +16,9 @@ import pandas as pd
 
 from cxrlab.data.eda import plots
 from cxrlab.data.eda.samples import sample_thumbs
-from cxrlab.data.html_report import Report, cards_html, esc, figure_img, fmt_value, table_html, thumb_grid
 from cxrlab.errors import ConfigError
 from cxrlab.io.atomic import write_text
+from cxrlab.report.html import esc, figure_img, fmt_value, frame_table, page, section, thumb_grid, value_cards
 
 _SPLIT_ORDER = ("train", "val", "test", "external")
 _MAX_EMBED_BYTES = 8_000_000
@@ -41,19 +41,19 @@ def make_eda_report(
     df = df.reset_index(drop=True)
     classes = sorted(df["label"].astype(str).unique())
     colors = plots.group_colors(classes)
-    report = Report(
-        title="cxrlab - dataset report",
-        subtitle=f"{len(df):,} images, {df['source'].nunique()} sources, {len(classes)} classes - "
-                 f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-    )
-    report.add("overview", "Overview", _overview(df, classes))
-    report.add("classes", "Class counts", _class_counts(df, colors))
-    report.add("sizes", "Image size and bit depth", _sizes(df))
-    report.add("intensity", "Intensity", _intensity(df, classes, colors))
-    report.add("samples", "Random samples", _samples(df, samples_per_class, seed))
-    report.add("audit", "Leakage audit", _duplicates(df) + _audit(Path(audit_dir) if audit_dir else None))
+    subtitle = (f"{len(df):,} images, {df['source'].nunique()} sources, {len(classes)} classes - "
+                f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    parts = [
+        ("overview", "Overview", _overview(df, classes)),
+        ("classes", "Class counts", _class_counts(df, colors)),
+        ("sizes", "Image size and bit depth", _sizes(df)),
+        ("intensity", "Intensity", _intensity(df, classes, colors)),
+        ("samples", "Random samples", _samples(df, samples_per_class, seed)),
+        ("audit", "Leakage audit", _duplicates(df) + _audit(Path(audit_dir) if audit_dir else None)),
+    ]
+    html = page("cxrlab - dataset report", subtitle, [(a, h, section(a, h, body)) for a, h, body in parts])
     out = Path(out_html)
-    write_text(out, report.render())
+    write_text(out, html)
     return out
 
 
@@ -73,7 +73,7 @@ def _overview(df: pd.DataFrame, classes: list[str]) -> str:
     missing = [c for c in ("width", "height", "bits", "mean", "std", "split") if not _has(df, c)]
     note = (f'<p class="note">Not in this manifest (sections skipped): {esc(", ".join(missing))}.</p>'
             if missing else "")
-    return cards_html(items) + note
+    return value_cards(items) + note
 
 
 def _crosstab(df: pd.DataFrame, rows: str, order: list[str] | None = None) -> pd.DataFrame:
@@ -93,20 +93,20 @@ def _with_totals(table: pd.DataFrame) -> pd.DataFrame:
 
 def _class_counts(df: pd.DataFrame, colors: dict) -> str:
     by_source = _crosstab(df, "source")
-    parts = ["<h3>Per source</h3>", table_html(_with_totals(by_source), total_row=True),
+    parts = ["<h3>Per source</h3>", frame_table(_with_totals(by_source), total_row=True),
              figure_img(plots.counts_bar(by_source, colors, "Images per source, by class"), "class counts per source")]
     share = by_source.div(by_source.sum(axis=1), axis=0).mul(100).round(1)
     parts += ['<p class="note">Share of each class within a source (%). A class that comes mostly from one '
-              "source lets a model learn the source instead of the disease.</p>", table_html(share)]
+              "source lets a model learn the source instead of the disease.</p>", frame_table(share)]
     if _has(df, "split"):
         with_split = df[df["split"].astype(str) != ""]
         by_split = _crosstab(with_split, "split", list(_SPLIT_ORDER))
-        parts += ["<h3>Per split</h3>", table_html(_with_totals(by_split), total_row=True),
+        parts += ["<h3>Per split</h3>", frame_table(_with_totals(by_split), total_row=True),
                   figure_img(plots.counts_bar(by_split, colors, "Images per split, by class"), "class counts per split")]
         src_split = pd.crosstab(with_split["source"].astype(str), with_split["split"].astype(str))
         src_split = src_split[[s for s in _SPLIT_ORDER if s in src_split] + [s for s in src_split if s not in _SPLIT_ORDER]]
         src_split.index.name = "source"
-        parts += ["<h3>Sources per split</h3>", table_html(src_split)]
+        parts += ["<h3>Sources per split</h3>", frame_table(src_split)]
     else:
         parts.append('<p class="note">No split yet: run <code>cxrlab split</code> to add one.</p>')
     return "".join(parts)
@@ -121,7 +121,7 @@ def _sizes(df: pd.DataFrame) -> str:
                           height=pd.to_numeric(df["height"], errors="coerce"))
         summary = stats.groupby("source")[["width", "height"]].agg(["min", "median", "max"]).astype(int)
         summary.columns = [f"{a} {b}" for a, b in summary.columns]
-        parts.append(table_html(summary))
+        parts.append(frame_table(summary))
     if _has(df, "bits") or _has(df, "format"):
         bits = df["bits"].astype(str) + "-bit " if _has(df, "bits") else ""
         fmt = df["format"].astype(str) if _has(df, "format") else ""
@@ -130,7 +130,7 @@ def _sizes(df: pd.DataFrame) -> str:
         parts.append(figure_img(plots.bits_bar(counts), "bit depth distribution"))
         table = pd.crosstab(df["source"].astype(str), kinds)
         table.index.name = "source"
-        parts.append(table_html(table))
+        parts.append(frame_table(table))
     return "".join(parts) or '<p class="note">The manifest has no width/height/bits columns.</p>'
 
 
@@ -149,7 +149,7 @@ def _intensity(df: pd.DataFrame, classes: list[str], colors: dict) -> str:
         "<h3>Brightness and contrast per class</h3>",
         figure_img(plots.intensity_histograms(stats, classes, colors), "brightness and contrast histograms"),
         '<p class="note">Classes with fewer than 30 images are left out of the histograms.</p>',
-        "<h3>Per source</h3>", table_html(per_source),
+        "<h3>Per source</h3>", frame_table(per_source),
         figure_img(plots.mean_std_scatter(stats, "source", sources, plots.group_colors(sources, "Set2")),
                    "mean vs std per source"),
     ])
@@ -180,7 +180,7 @@ def _duplicates(df: pd.DataFrame) -> str:
              "groups with disagreeing labels": int((groups["label"].nunique() > 1).sum())}
     if _has(dups, "split"):
         spans["groups across splits"] = int((groups["split"].nunique() > 1).sum())
-    return "<h3>Duplicate groups in the manifest</h3>" + cards_html(list(spans.items()))
+    return "<h3>Duplicate groups in the manifest</h3>" + value_cards(list(spans.items()))
 
 
 def _audit(audit_dir: Path | None) -> str:
@@ -213,11 +213,11 @@ def _audit(audit_dir: Path | None) -> str:
 def _nested(value: list | dict, limit: int = 50) -> str:
     """Small lists/dicts from the audit summary as a table (records) or a list."""
     if isinstance(value, dict):
-        return table_html(pd.DataFrame({"value": [json.dumps(v) if isinstance(v, (list, dict)) else v
+        return frame_table(pd.DataFrame({"value": [json.dumps(v) if isinstance(v, (list, dict)) else v
                                                   for v in value.values()]}, index=list(value.keys())))
     if all(isinstance(v, dict) for v in value):
         frame = pd.DataFrame(value[:limit])
-        return table_html(frame.set_index(frame.columns[0])) if len(frame.columns) else ""
+        return frame_table(frame.set_index(frame.columns[0])) if len(frame.columns) else ""
     items = "".join(f"<li>{esc(v)}</li>" for v in value[:limit])
     more = f"<li>... {len(value) - limit} more</li>" if len(value) > limit else ""
     return f"<ul>{items}{more}</ul>"

@@ -1,5 +1,6 @@
-"""Building blocks for self-contained HTML reports: one file, inline CSS, images as base64 data
-URIs, no scripts, no fonts or styles from the network. Every piece of text is escaped."""
+"""Building blocks for self-contained HTML reports: one file, inline CSS (:mod:`cxrlab.report.style`),
+images as base64 data URIs, no scripts, no fonts or styles from the network. Every piece of text is
+escaped. Tables from rows (:func:`table`) or from a DataFrame (:func:`frame_table`)."""
 
 from __future__ import annotations
 
@@ -9,47 +10,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-CSS = """
-:root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--accent:#2563eb;--warn:#b45309;--bad:#b91c1c;--good:#15803d}
-*{box-sizing:border-box}
-body{margin:0;font:15px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--ink);background:var(--bg)}
-header{background:#0f172a;color:#f8fafc;padding:22px 32px}
-header h1{margin:0 0 4px;font-size:24px}
-header .sub{color:#cbd5e1;font-size:14px}
-nav{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid var(--line);padding:8px 32px;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:14px}
-nav a{color:var(--accent);text-decoration:none}
-main{max-width:1180px;margin:0 auto;padding:18px 32px 60px}
-section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 24px;margin:18px 0}
-h2{margin:0 0 10px;font-size:19px}
-h3{margin:18px 0 6px;font-size:15px}
-p.lead{margin:4px 0 12px;color:var(--muted)}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin:10px 0}
-.card{border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:var(--bg)}
-.card .label{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
-.card .value{font-size:26px;font-weight:650}
-.card .ci{font-size:12.5px;color:var(--muted)}
-table{border-collapse:collapse;width:100%;margin:8px 0 4px;font-size:13.5px}
-th,td{padding:6px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-td.w{white-space:normal}
-th.n,td.n{text-align:right;white-space:nowrap}
-th{background:var(--bg);font-weight:600}
-td.ci{color:var(--muted);font-size:12px}
-.callout{border-left:4px solid var(--accent);background:#eff6ff;padding:10px 14px;margin:10px 0;border-radius:0 8px 8px 0}
-.callout.warn{border-color:var(--warn);background:#fffbeb}
-.callout.bad{border-color:var(--bad);background:#fef2f2}
-.callout.good{border-color:var(--good);background:#f0fdf4}
-.callout b{display:block;margin-bottom:2px}
-figure{margin:10px 0}
-figure img{max-width:100%;height:auto;display:block;margin:0 auto}
-figcaption{color:var(--muted);font-size:13px;margin-top:4px}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
-.gallery figure{margin:0;background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:6px;font-size:12px}
-.gallery img{width:100%;border-radius:4px;image-rendering:auto}
-.gallery .true{color:var(--good)} .gallery .pred{color:var(--bad)}
-.small{font-size:12.5px;color:var(--muted)}
-code{background:#f1f5f9;padding:1px 5px;border-radius:4px;font-size:13px}
-"""
+import pandas as pd
 
+from cxrlab.report.style import CSS
 
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
@@ -112,6 +75,58 @@ def table(headers: Sequence[str], rows: Iterable[Sequence], raw: bool = False) -
     thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join("<tr>" + "".join(_td(v, raw) for v in row) + "</tr>" for row in rows)
     return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def frame_table(df: pd.DataFrame, *, total_row: bool = False) -> str:
+    """A DataFrame as an HTML table (index as first column); the last row styled as a total."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    head = f"<th>{esc(df.index.name or '')}</th>" + "".join(
+        f'<th{_num_class(n)}>{esc(c)}</th>' for c, n in zip(df.columns, numeric))
+    body = []
+    for i, (idx, row) in enumerate(df.iterrows()):
+        cls = ' class="total"' if total_row and i == len(df) - 1 else ""
+        cells = "".join(f"<td{_num_class(n)}>{esc(fmt_value(v))}</td>" for v, n in zip(row.tolist(), numeric))
+        body.append(f"<tr{cls}><td>{esc(idx)}</td>{cells}</tr>")
+    return f'<table class="frame"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _num_class(numeric: bool) -> str:
+    return ' class="num"' if numeric else ""
+
+
+def fmt_value(value: object) -> str:
+    """Numbers with thousands separators and at most 3 decimals (trailing zeros dropped)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        text = f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
+
+
+def figure_img(png: bytes, alt: str) -> str:
+    """A figure as a bare full-width image (no caption)."""
+    return f'<img class="fig" alt="{esc(alt)}" src="{data_uri(png)}">'
+
+
+def thumb_grid(thumbs: list[tuple[bytes, str, str]], columns: int = 8) -> str:
+    """``(png, caption, tooltip)`` thumbnails in a grid of ``columns`` (4 on narrow screens)."""
+    cells = "".join(
+        f'<figure title="{esc(tip)}"><img alt="{esc(cap)}" src="{data_uri(png)}"><figcaption>{esc(cap)}</figcaption></figure>'
+        for png, cap, tip in thumbs
+    )
+    return f'<div class="grid" style="--cols:{max(1, columns)}">{cells}</div>'
+
+
+def value_cards(items: list[tuple[str, object]]) -> str:
+    """Big numbers with a label under each (counts of the EDA/audit overview)."""
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><b>{esc(fmt_value(v))}</b><span>{esc(k)}</span></div>' for k, v in items
+    ) + "</div>"
 
 
 def callout(kind: str, title: str, text: str) -> str:
