@@ -16,6 +16,15 @@ from cxrlab.labels import builtin_schemes
 SIZE = 32  # model input size used by the deploy tests
 
 
+def predict_images(predictor, grays, heatmaps: bool = False) -> list:
+    """Predict 2-D uint8 films of any size with a ``Predictor`` (preprocessed here)."""
+    from cxrlab.data.preprocess import preprocess
+
+    views = [preprocess(np.asarray(g, dtype=np.uint8), predictor.preprocess_config) for g in grays]
+    empty = np.zeros((0, predictor.size, predictor.size), np.uint8)
+    return predictor.predict_views(np.stack(views) if views else empty, heatmaps)
+
+
 def make_run(root: Path, arch: str = "cnn-small", size: int = SIZE, scheme: str = "3class",
              thresholds: dict | None = None, temperature: float = 1.0, seed: int = 0) -> Path:
     """A run folder ``root`` with ``checkpoints/best`` holding an untrained (seeded) model."""

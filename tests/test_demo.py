@@ -37,8 +37,8 @@ def test_stage_outcomes_are_recorded_not_raised(tmp_path):
 
     cfg, state, lines = DemoConfig(out=str(tmp_path)), _state(tmp_path), []
     results = [_run_stage(f.__name__, f, cfg, state, lines.append) for f in (ok, skipped, missing, user_error, bug)]
-    assert [r.status for r in results] == ["ok", "skipped", "skipped", "failed", "failed"]
-    assert "not available" in results[2].message and "bad.yaml" in results[3].message
+    assert [r.status for r in results] == ["ok", "skipped", "failed", "failed", "failed"]  # a missing module is a bug
+    assert "ModuleNotFoundError" in results[2].message and "bad.yaml" in results[3].message
     assert "ZeroDivisionError" in (tmp_path / "demo-errors.log").read_text()
     assert any("[bug] failed" in line for line in lines)
 

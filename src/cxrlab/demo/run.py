@@ -1,9 +1,8 @@
 """``cxrlab demo``: the whole pipeline, end to end, on SYNTHETIC films (or a real dataset folder).
 
 data -> index -> audit -> split -> eda -> cache -> train -> evaluate -> export -> predict. Each stage
-is a small function that reads and writes the :class:`DemoState`; a stage whose module is not part
-of this build, or whose inputs an earlier stage could not make, is reported as *skipped* with the
-reason, never a crash. Library code: no argument parsing (see ``cxrlab.cli.demo``).
+is a small function that reads and writes the :class:`DemoState`; a stage whose inputs an earlier
+stage could not make is reported as *skipped* with the reason, never a crash. Library code: no argument parsing (see ``cxrlab.cli.demo``).
 
 By default everything goes into the work folder every other command reads (``cxrlab-out/``:
 ``manifest.csv``, ``audit/``, ``eda.html``, ``cache/``, ``runs/demo/``), so ``cxrlab audit``,
@@ -59,8 +58,6 @@ def _run_stage(name: str, stage, cfg: DemoConfig, state: DemoState, log: Log) ->
         message, status = stage(cfg, state, log), "ok"
     except StageSkipped as exc:
         message, status = str(exc), "skipped"
-    except ImportError as exc:
-        message, status = f"not available in this build ({exc})", "skipped"
     except CxrlabError as exc:
         message, status = str(exc), "failed"
     except Exception as exc:  # a bug: keep going, report it, keep the traceback in the log file
