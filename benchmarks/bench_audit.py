@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from cxrlab.data.audit import run_audit
-    from cxrlab.data.audit_report import write_audit
+    from cxrlab.data.audit.run import run_audit
+    from cxrlab.data.audit.report import write_audit
     from cxrlab.data.manifest import read_manifest
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         if manifest is None:
             if not args.roots:
                 parser.error("give dataset folder(s) or --manifest")
-            from cxrlab.data.index import index_datasets, write_index
+            from cxrlab.data.index.indexer import index_datasets, write_index
 
             t0 = time.perf_counter()
             result = index_datasets(args.roots, workers=args.workers, progress=False)

@@ -31,7 +31,7 @@ def _peaks() -> dict[str, float]:
 
 
 def stage_index(data: Path, work: Path, workers: int, size: int) -> dict:
-    from cxrlab.data.index import index_datasets, write_index
+    from cxrlab.data.index.indexer import index_datasets, write_index
 
     start = time.perf_counter()
     result = index_datasets([data], workers=workers, progress=False)
@@ -41,8 +41,8 @@ def stage_index(data: Path, work: Path, workers: int, size: int) -> dict:
 
 
 def stage_audit(data: Path, work: Path, workers: int, size: int) -> dict:
-    from cxrlab.data.audit import run_audit
-    from cxrlab.data.audit_report import write_audit
+    from cxrlab.data.audit.run import run_audit
+    from cxrlab.data.audit.report import write_audit
     from cxrlab.data.manifest import read_manifest
 
     df = read_manifest(work / "manifest.csv")
@@ -56,7 +56,7 @@ def stage_audit(data: Path, work: Path, workers: int, size: int) -> dict:
 
 def stage_cache(data: Path, work: Path, workers: int, size: int) -> dict:
     from cxrlab.config import PreprocessConfig
-    from cxrlab.data.cache import build_cache, open_cache
+    from cxrlab.data.cache.store import build_cache, open_cache
     from cxrlab.data.manifest import read_manifest
 
     df = read_manifest(work / "manifest.csv")

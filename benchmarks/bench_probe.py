@@ -32,7 +32,7 @@ def extract_features(df: pd.DataFrame, cache_root: str, size: int, model_name: s
     import torch
 
     from cxrlab.config import PreprocessConfig
-    from cxrlab.data.cache import build_cache
+    from cxrlab.data.cache.store import build_cache
     from cxrlab.data.preprocess import to_model_input
     from cxrlab.models.registry import create_model, model_info
 

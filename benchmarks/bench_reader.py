@@ -114,7 +114,7 @@ def _importable(module: str) -> bool:
 def _films(work: Path) -> dict[str, str]:
     import gdcm
 
-    from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint16_film
+    from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint16_film
 
     film = to_uint16_film(synthetic_film("COVID", np.random.default_rng(0), 2048), 12)
     source = str(save_dicom(work / "film.dcm", np.ascontiguousarray(np.pad(film, ((0, 452), (0, 0)), mode="edge"))))

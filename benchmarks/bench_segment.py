@@ -19,7 +19,7 @@ import pandas as pd
 
 
 def sample_manifest(data: Path, per_source: int, seed: int, target: Path) -> Path:
-    from cxrlab.data.layouts import discover
+    from cxrlab.data.index.layouts import discover
     from cxrlab.data.manifest import write_manifest
 
     found = discover([data], frontal_only=True)

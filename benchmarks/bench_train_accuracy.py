@@ -33,8 +33,8 @@ def score_test(run_dir: Path, cache_dir: str) -> dict:
     """Test-split metrics of the run's best checkpoint (sklearn), using the run's own rows."""
     from sklearn.metrics import classification_report, f1_score, roc_auc_score
 
-    from cxrlab.data.cache import build_cache
-    from cxrlab.data.dataset import CachedImageDataset
+    from cxrlab.data.cache.store import build_cache
+    from cxrlab.data.torch_dataset import CachedImageDataset
     from cxrlab.data.manifest import read_manifest
     from cxrlab.models.loading import load_checkpoint
 

@@ -26,8 +26,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, Subset
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.cache import build_cache
-from cxrlab.data.dataset import CachedImageDataset
+from cxrlab.data.cache.store import build_cache
+from cxrlab.data.torch_dataset import CachedImageDataset
 from cxrlab.data.transforms import AugmentConfig, build_augment, normalize
 from cxrlab.models.registry import create_model, model_info
 

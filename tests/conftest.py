@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint8_film, to_uint16_film
+from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint8_film, to_uint16_film
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cxrlab.data.fingerprint import fingerprint
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.index.fingerprint import fingerprint
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.io.images import read_image, to_uint8
 
 LABELS = ("COVID", "Normal", "Pneumonia")

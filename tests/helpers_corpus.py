@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint8_film, to_uint16_film
+from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint8_film, to_uint16_film
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,19 @@ import numpy as np
 from PIL import Image
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.labels import builtin_schemes
 
 SIZE = 32  # model input size used by the deploy tests
+
+
+def predict_images(predictor, grays, heatmaps: bool = False) -> list:
+    """Predict 2-D uint8 films of any size with a ``Predictor`` (preprocessed here)."""
+    from cxrlab.data.preprocess import preprocess
+
+    views = [preprocess(np.asarray(g, dtype=np.uint8), predictor.preprocess_config) for g in grays]
+    empty = np.zeros((0, predictor.size, predictor.size), np.uint8)
+    return predictor.predict_views(np.stack(views) if views else empty, heatmaps)
 
 
 def make_run(root: Path, arch: str = "cnn-small", size: int = SIZE, scheme: str = "3class",
@@ -64,7 +73,7 @@ def unsupported_dicom(path: Path, pixels: np.ndarray) -> Path:
     import pydicom
     from pydicom.encaps import encapsulate
 
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     save_dicom(path, pixels.astype(np.uint16))
     ds = pydicom.dcmread(str(path))

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cxrlab.config import PreprocessConfig
 from cxrlab.data.manifest import write_manifest
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.labels import builtin_schemes
 
 SIZE = 48

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cxrlab.data.synthetic import save_dicom
+from cxrlab.data.synthetic.generate import save_dicom
 
 
 def film(seed: int, size: int = 24) -> np.ndarray:

@@ -11,7 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from cxrlab.data.manifest import write_manifest
-from cxrlab.data.synthetic_anatomy import anatomy, make_lungs, smooth_noise
+from cxrlab.data.synthetic.anatomy import anatomy, make_lungs, smooth_noise
 
 
 def film_and_mask(seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:

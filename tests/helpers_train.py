@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cxrlab.data.fingerprint import fingerprint
+from cxrlab.data.index.fingerprint import fingerprint
 from cxrlab.data.manifest import read_manifest, write_manifest
-from cxrlab.data.synthetic import make_synthetic_dataset
+from cxrlab.data.synthetic.generate import make_synthetic_dataset
 
 LABELS = ("COVID", "Normal", "Pneumonia")
 

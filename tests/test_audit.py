@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from helpers_audit import film, manifest_rows, planted_dataset, save
 
-from cxrlab.data.audit import component_labels, patient_leaks, run_audit
-from cxrlab.data.audit_report import write_audit
-from cxrlab.data.dup_descriptors import rank_normalise, trim_borders, zoom_matrix
+from cxrlab.data.audit.run import component_labels, patient_leaks, run_audit
+from cxrlab.data.audit.report import write_audit
+from cxrlab.data.audit.descriptors import rank_normalise, trim_borders, zoom_matrix
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_patient_leaks_namespaces_ids_by_source():
 
 def test_audit_scales_without_all_pairs(tmp_path):
     """Candidate search is k-nearest-neighbours: pairs verified grow with N, not N^2."""
-    from cxrlab.data.duplicates import DuplicateConfig, candidate_pairs, descriptors
+    from cxrlab.data.audit.duplicates import DuplicateConfig, candidate_pairs, descriptors
 
     rng = np.random.default_rng(0)
     thumbs = (rng.random((400, 32, 32)) * 255).astype(np.uint8)

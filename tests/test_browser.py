@@ -94,7 +94,7 @@ def test_upload_shows_heatmap_on_the_film_probabilities_decision_and_slider(serv
 
 
 def test_several_files_get_one_card_each_with_warnings_dicom_fields_and_errors(server, page, tmp_path):
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     good = tmp_path / "a-good.png"
     Image.fromarray(film("Normal", 5, 64)).save(good)

@@ -13,9 +13,9 @@ from PIL import Image
 
 from conftest import make_film
 from cxrlab.config import PreprocessConfig
-from cxrlab.data import cache_worker
-from cxrlab.data.cache import build_cache, cache_dir, open_cache
-from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint16_film
+from cxrlab.data.cache import worker as cache_worker
+from cxrlab.data.cache.store import build_cache, cache_dir, open_cache
+from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint16_film
 from cxrlab.data.preprocess import preprocess
 from cxrlab.errors import ConfigError
 
@@ -188,7 +188,7 @@ def test_sixteen_bit_png_and_monochrome1_dicom(tmp_path):
 
 
 def test_worker_processes_give_the_same_pixels(tmp_path, monkeypatch):
-    monkeypatch.setattr("cxrlab.data.cache_build.CHUNK_ROWS", 2)
+    monkeypatch.setattr("cxrlab.data.cache.build.CHUNK_ROWS", 2)
     df = _dataset(tmp_path / "data", n=6)
     multi = build_cache(df, tmp_path / "a", CFG, workers=2, progress=False)
     single = build_cache(df, tmp_path / "b", CFG, workers=1, progress=False)
@@ -196,7 +196,7 @@ def test_worker_processes_give_the_same_pixels(tmp_path, monkeypatch):
 
 
 def test_least_recently_used_segments_beyond_the_limit_are_removed(tmp_path, monkeypatch):
-    monkeypatch.setattr("cxrlab.data.cache_segments.MAX_SEGMENTS", 2)
+    monkeypatch.setattr("cxrlab.data.cache.segments.MAX_SEGMENTS", 2)
     df = _dataset(tmp_path / "data")
     root = tmp_path / "cache"
     full = build_cache(df, root, CFG, workers=1, progress=False)
@@ -214,7 +214,7 @@ def test_killed_build_leaves_nothing_trusted(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("cxrlab.data.cache.decode_rows", crash)
+    monkeypatch.setattr("cxrlab.data.cache.store.decode_rows", crash)
     with pytest.raises(KeyboardInterrupt):
         build_cache(df, tmp_path / "cache", CFG, workers=1, progress=False)
     folder = cache_dir(tmp_path / "cache", CFG)

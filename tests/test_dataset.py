@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.dataset import CachedImageDataset
+from cxrlab.data.torch_dataset import CachedImageDataset
 from cxrlab.data.preprocess import to_model_input
 from cxrlab.data.transforms import AugmentConfig, build_augment, normalize
 from cxrlab.errors import ConfigError
@@ -66,7 +66,7 @@ def test_disabled_augmentation_and_bad_values():
 def test_dataset_reads_the_real_cache(tmp_path, images):
     from PIL import Image
 
-    from cxrlab.data.cache import build_cache
+    from cxrlab.data.cache.store import build_cache
     from cxrlab.data.preprocess import preprocess
 
     paths = []

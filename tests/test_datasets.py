@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from helpers_datasets import FixtureServer, make_zip, start_server
 
-from cxrlab.datasets.catalog import DatasetEntry, catalog, get_entry
-from cxrlab.datasets.download import download, part_path
-from cxrlab.datasets.errors import ChecksumError, DatasetError, DownloadError, OfflineError, UnsafeArchiveError
-from cxrlab.datasets.extract import safe_extract
-from cxrlab.datasets.fetch import INFO_FILE, fetch_dataset, record_path
+from cxrlab.data.download.catalog import DatasetEntry, catalog, get_entry
+from cxrlab.data.download.http_file import download, part_path
+from cxrlab.data.download.errors import ChecksumError, DatasetError, DownloadError, OfflineError, UnsafeArchiveError
+from cxrlab.data.download.extract import safe_extract
+from cxrlab.data.download.fetch import INFO_FILE, fetch_dataset, record_path
 
 PAYLOAD = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -255,7 +255,7 @@ def _jpeg(film) -> bytes:
 def test_covidnet_metadata_becomes_an_indexable_manifest(server, tmp_path):
     from conftest import make_film
 
-    from cxrlab.data.index import index_datasets
+    from cxrlab.data.index.indexer import index_datasets
 
     meta = (b"patientid,offset,finding,view,modality,notes\n"
             b"COVID-00003a,,COVID-19,AP erect,X-ray,\nCOVID-00003b,,COVID-19,AP erect,X-ray,\n"
@@ -275,7 +275,7 @@ def test_covidnet_metadata_becomes_an_indexable_manifest(server, tmp_path):
 
 
 def test_actualmed_imagename_column_is_used(tmp_path):
-    from cxrlab.datasets.layout import write_covidnet_manifest
+    from cxrlab.data.download.layout import write_covidnet_manifest
 
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "CR.1.png").write_bytes(b"x")

@@ -9,7 +9,7 @@ from helpers_datasets import FixtureServer, make_zip, start_server
 from typer.testing import CliRunner
 
 from cxrlab.cli import build_app, main
-from cxrlab.datasets.catalog import get_entry
+from cxrlab.data.download.catalog import get_entry
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
-from cxrlab.demo import DemoConfig, DemoState, StageSkipped, _run_stage, clear_own_folder, run_demo, summary
+from cxrlab.demo.run import _run_stage, run_demo, summary
+from cxrlab.demo.state import DemoConfig, DemoState, StageSkipped, clear_own_folder
 from cxrlab.data.manifest import read_manifest
 from cxrlab.errors import ConfigError
 
@@ -36,8 +37,8 @@ def test_stage_outcomes_are_recorded_not_raised(tmp_path):
 
     cfg, state, lines = DemoConfig(out=str(tmp_path)), _state(tmp_path), []
     results = [_run_stage(f.__name__, f, cfg, state, lines.append) for f in (ok, skipped, missing, user_error, bug)]
-    assert [r.status for r in results] == ["ok", "skipped", "skipped", "failed", "failed"]
-    assert "not available" in results[2].message and "bad.yaml" in results[3].message
+    assert [r.status for r in results] == ["ok", "skipped", "failed", "failed", "failed"]  # a missing module is a bug
+    assert "ModuleNotFoundError" in results[2].message and "bad.yaml" in results[3].message
     assert "ZeroDivisionError" in (tmp_path / "demo-errors.log").read_text()
     assert any("[bug] failed" in line for line in lines)
 
@@ -83,7 +84,7 @@ def test_demo_end_to_end_on_tiny_synthetic_data(tmp_path):
 
 
 def test_demo_cli_passes_options_and_prints_where_things_are(tmp_path, monkeypatch):
-    import cxrlab.demo_stages as stages
+    import cxrlab.demo.stages as stages
 
     monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])  # data + index: the CLI wiring, not the pipeline
     out = tmp_path / "cli-demo"
@@ -97,7 +98,7 @@ def test_demo_cli_passes_options_and_prints_where_things_are(tmp_path, monkeypat
 
 
 def test_demo_cli_exit_code_is_1_when_a_stage_fails(tmp_path, monkeypatch):
-    import cxrlab.demo_stages as stages
+    import cxrlab.demo.stages as stages
 
     def broken(cfg, state, log):
         raise ConfigError("broken.yaml: bad")
@@ -118,8 +119,8 @@ def test_synthetic_labels_cover_every_class_of_the_scheme(scheme):
 
 
 def test_data_option_uses_the_folder_and_caps_images_per_label(tmp_path, monkeypatch):
-    import cxrlab.demo_stages as stages
-    from cxrlab.data.synthetic import make_synthetic_dataset
+    import cxrlab.demo.stages as stages
+    from cxrlab.data.synthetic.generate import make_synthetic_dataset
 
     data = make_synthetic_dataset(tmp_path / "real", labels=("COVID", "Normal"), per_class=7, size=48)
     monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])
@@ -131,7 +132,7 @@ def test_data_option_uses_the_folder_and_caps_images_per_label(tmp_path, monkeyp
 
 
 def test_demo_writes_where_the_other_commands_look(tmp_path, monkeypatch):
-    import cxrlab.demo_stages as stages
+    import cxrlab.demo.stages as stages
     from cxrlab.cli.common import DEFAULT_MANIFEST, DEFAULT_WORKDIR
 
     assert DemoConfig().out == str(DEFAULT_WORKDIR)
@@ -151,7 +152,7 @@ def test_demo_never_overwrites_a_manifest_it_did_not_write(tmp_path, monkeypatch
     import os
     import time
 
-    import cxrlab.demo_stages as stages
+    import cxrlab.demo.stages as stages
 
     monkeypatch.setattr(stages, "STAGES", stages.STAGES[:2])
     out = tmp_path / "work"

@@ -159,7 +159,7 @@ def test_corpus_multi_frame_and_colour_files_decode_their_first_frame():
 
 
 def test_index_excludes_the_corpus_with_reasons_and_skips_what_has_no_pixels(tmp_path):
-    from cxrlab.data.index import index_datasets
+    from cxrlab.data.index.indexer import index_datasets
 
     folder = tmp_path / "corpus" / "COVID"
     folder.mkdir(parents=True)

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import make_film
-from cxrlab.data.eda import make_eda_report
-from cxrlab.data.fingerprint import fingerprint
+from cxrlab.data.eda.report import make_eda_report
+from cxrlab.data.index.fingerprint import fingerprint
 from cxrlab.errors import ConfigError
 
 THUMB = re.compile(r'<figure title="([^"]*)"><img alt="[^"]*" src="(data:image/png;base64,[^"]+)"')

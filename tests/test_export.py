@@ -24,7 +24,7 @@ from cxrlab.export.onnx_graph import ExportError
 from cxrlab.models.loading import load_checkpoint
 from cxrlab.predict.predictor import Predictor
 
-from helpers_deploy import SIZE, film, make_run, single_thread_torch, write_evaluation
+from helpers_deploy import SIZE, film, make_run, predict_images, single_thread_torch, write_evaluation
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_thread_torch)
 
@@ -134,7 +134,7 @@ def test_loading_a_bundle_unpickles_nothing(exported, monkeypatch):
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     monkeypatch.setattr(torch, "load", refuse)
     predictor = Predictor.from_bundle(report.path)
-    assert len(predictor.predict_images([film()])) == 1
+    assert len(predict_images(predictor, [film()])) == 1
 
 
 def test_bundle_loads_and_predicts_without_torch(exported):
@@ -144,7 +144,9 @@ def test_bundle_loads_and_predicts_without_torch(exported):
         "from cxrlab.predict.predictor import Predictor\n"
         "import numpy as np\n"
         f"p = Predictor.from_bundle({report.path!r})\n"
-        "r = p.predict_images([np.full((50, 40), 100, np.uint8)], heatmaps=True)[0]\n"
+        "from cxrlab.data.preprocess import preprocess\n"
+        "v = preprocess(np.full((50, 40), 100, np.uint8), p.preprocess_config)\n"
+        "r = p.predict_views(np.stack([v]), heatmaps=True)[0]\n"
         "assert r.heatmap.shape == (p.size, p.size)\n"
         "print(r.label)\n"
     )
@@ -159,7 +161,7 @@ def test_models_whose_head_is_not_pool_linear_export_without_heatmaps(tmp_path):
     assert not report.heatmaps and report.parity.logits_max_abs_diff < 1e-4
     predictor = Predictor.from_bundle(report.path)
     assert predictor.card["heatmap"]["available"] is False
-    assert predictor.predict_images([film()], heatmaps=True)[0].heatmap is None
+    assert predict_images(predictor, [film()], heatmaps=True)[0].heatmap is None
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def test_missing_file(tmp_path):
 
 
 def _film8(size: int = 64) -> np.ndarray:
-    from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+    from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 
     return to_uint8_film(synthetic_film("Normal", np.random.default_rng(5), size))
 
@@ -115,7 +115,7 @@ def test_constant_images_are_flagged(tmp_path):
 
 
 def test_nearly_constant_images_are_flagged_as_the_index_excludes_them(tmp_path):
-    from cxrlab.data.film_checks import BLANK, exclusion_reason
+    from cxrlab.data.index.film_checks import BLANK, exclusion_reason
 
     pixels = np.full((300, 400), 1000, np.uint16)
     pixels[5, 7] = 60000  # one hot pixel: the 8-bit view (min-max stretched) is black but for a dot

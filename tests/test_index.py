@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cxrlab.data.fingerprint import fingerprint
-from cxrlab.data.index import index_datasets, write_index
-from cxrlab.data.layouts.common import (
+from cxrlab.data.index.fingerprint import fingerprint
+from cxrlab.data.index.indexer import index_datasets, write_index
+from cxrlab.data.index.layouts.common import (
     CLASS_FOLDER_NAMES, LATERAL, MASK, NOT_XRAY, UNKNOWN_LABEL, UNLISTED, folder_label,
 )
 from cxrlab.data.manifest import CORE_COLUMNS, read_manifest

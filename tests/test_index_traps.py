@@ -12,9 +12,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
-from cxrlab.data.film_checks import BLANK, SLIVER, TOO_SMALL
-from cxrlab.data.index import index_datasets
-from cxrlab.data.layouts.common import UNLISTED
+from cxrlab.data.index.film_checks import BLANK, SLIVER, TOO_SMALL
+from cxrlab.data.index.indexer import index_datasets
+from cxrlab.data.index.layouts.common import UNLISTED
 from helpers_index import save_image, write_csv
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
 from cxrlab.data.manifest import write_manifest
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.errors import ConfigError
 from cxrlab.labels import load_scheme
 from cxrlab.loso.folds import eligible_sources, fold_rows

@@ -1,4 +1,4 @@
-"""Adult / pediatric per film (cxrlab.data.population) and `cxrlab population`, on generated manifests."""
+"""Adult / pediatric per film (cxrlab.data.population.infer) and `cxrlab population`, on generated manifests."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
 from cxrlab.data.manifest import read_manifest, write_manifest
-from cxrlab.data.population import (
+from cxrlab.data.population.infer import (
     add_population, filter_population, infer_population, pediatric_warnings, population_table, read_overrides,
 )
-from cxrlab.data.population_age import parse_age
-from cxrlab.data.synthetic import save_dicom, synthetic_film, to_uint16_film
+from cxrlab.data.population.age import parse_age
+from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint16_film
 from cxrlab.errors import ConfigError
 from cxrlab.labels import load_scheme
 
@@ -178,7 +178,7 @@ def test_cli_writes_column_warns_and_excludes(tmp_path):
 
 def test_training_population_adult_drops_pediatric_train_val_films_and_all_warns():
     from cxrlab.train.config import load_train_config
-    from cxrlab.train.data import apply_population
+    from cxrlab.train.train_data import apply_population
 
     df = pooled_manifest().assign(split=lambda d: (["train", "val", "test"] * len(d))[: len(d)])
     scheme = load_scheme("3class")

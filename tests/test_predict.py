@@ -161,7 +161,7 @@ def test_predict_cli_writes_csv_and_heatmaps(bundle, image_files, tmp_path):
 
 
 def _dicom(path, view="PA", pixels=None):
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     return save_dicom(path, (film() if pixels is None else pixels).astype(np.uint16) * 16, view=view)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cxrlab.evaluate.analysis import Calibration, analyse_set
-from cxrlab.evaluate.html import ci_text
+from cxrlab.report.html import ci_text
 from cxrlab.evaluate.proportions import (
     BOOTSTRAP, SMALL_COUNT, WILSON, confusion_counts, honest_interval, operating_counts, wilson_interval,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxrlab.data.synthetic import synthetic_film, to_uint16_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint16_film
 from cxrlab.errors import ImageReadError, ImageRefusedError
 from cxrlab.io.images import read_image
 

@@ -126,7 +126,7 @@ def _pydicom_test_file(name: str) -> bytes:
 
 
 def test_a_dicom_whose_voi_window_is_zero_is_predicted_not_a_500(client, tmp_path):
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     import pydicom
 
@@ -191,7 +191,7 @@ def test_heatmap_is_drawn_at_the_films_aspect(client):
 
 
 def test_lateral_dicom_and_degenerate_images_carry_warnings_and_dicom_fields(client, tmp_path):
-    from cxrlab.data.synthetic import save_dicom
+    from cxrlab.data.synthetic.generate import save_dicom
 
     lateral = save_dicom(tmp_path / "lat.dcm", film().astype(np.uint16) * 16, view="LL").read_bytes()
     body = _post(client, lateral, name="lat.dcm").json()

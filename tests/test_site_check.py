@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
-from cxrlab.data.synthetic import save_dicom
+from cxrlab.data.synthetic.generate import save_dicom
 from cxrlab.export.bundle import export_bundle
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle
 from cxrlab.export.feature_space import FeatureSpace, fit_feature_space

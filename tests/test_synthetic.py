@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cxrlab.data.synthetic import make_synthetic_dataset, synthetic_film, synthetic_grid
+from cxrlab.data.synthetic.generate import make_synthetic_dataset, synthetic_film, synthetic_grid
 from cxrlab.io.images import read_image
 
 SIZE = 96

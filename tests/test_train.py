@@ -9,7 +9,7 @@ from cxrlab.config import save_config
 from cxrlab.errors import ConfigError
 from cxrlab.labels import builtin_schemes
 from cxrlab.train.config import TrainConfig, load_train_config, with_options
-from cxrlab.train.data import select_rows
+from cxrlab.train.train_data import select_rows
 from cxrlab.train.losses import FocalLoss, balanced_class_weights, build_criterion
 from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.optim import warmup_cosine

@@ -23,11 +23,12 @@ def build_app() -> typer.Typer:
     def _root() -> None:
         """cxrlab: chest X-ray classifiers, end to end."""
 
-    from cxrlab.cli import audit, demo, deploy, eda, evaluate, index, loso, population, segment, site, train
-
+    from cxrlab.cli import (audit, cache, datasets, demo, deploy, eda, evaluate, index, loso, population, segment, site,
+                            split, train)
     from cxrlab.cli.common import reflow_app_help
 
-    for module in (index, audit, population, eda, train, loso, segment, evaluate, deploy, site, demo):
+    for module in (index, audit, split, population, eda, cache, train, loso, segment, evaluate, deploy, site, demo,
+                   datasets):
         module.register(app)
 
     @app.command()

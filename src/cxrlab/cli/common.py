@@ -14,6 +14,8 @@ from cxrlab.errors import CxrlabError
 #: Where commands put their outputs unless told otherwise (relative to the current folder).
 DEFAULT_WORKDIR = Path("cxrlab-out")
 DEFAULT_MANIFEST = DEFAULT_WORKDIR / "manifest.csv"
+#: The preprocessing cache that ``cxrlab cache`` builds and training/evaluation reuse.
+DEFAULT_CACHE = DEFAULT_WORKDIR / "cache"
 
 
 def console() -> Console:
@@ -43,6 +45,15 @@ def writable(path: Path, folder: bool = False) -> Path:
     except OSError as exc:
         raise CxrlabError(f"{path}: cannot write there ({exc.strerror or exc}: {exc.filename or where})") from None
     return Path(path)
+
+
+def console_for(table) -> Console:
+    """The console; when output is piped/captured, wide enough that the table is not squeezed."""
+    con = console()
+    if con.is_terminal:
+        return con
+    width = con.measure(table, options=con.options.update_width(1000)).maximum
+    return Console(width=max(con.width, width))
 
 
 def reflow_help(text: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_WORKDIR, err_console, say, writable
 
 
@@ -20,9 +21,9 @@ def register(app: typer.Typer) -> None:
 def explain_command(
     run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
     images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, DICOM...)."),
-    out: Path = typer.Option(DEFAULT_WORKDIR / "explain", "--out", "-o", help="Folder for the overlay PNGs."),
+    out: Path = options.out(DEFAULT_WORKDIR / "explain", "Folder for the overlay PNGs."),
     class_name: str = typer.Option(None, "--class", help="Explain this class (default: each image's predicted class)."),
-    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+    which: str = options.checkpoint(),
 ) -> None:
     """Grad-CAM heatmap overlays (PNG), on each film at its own aspect, showing which regions drove
     the model's score. Exit status 1 when any image could not be explained."""
@@ -45,8 +46,8 @@ def explain_command(
 
 def export_command(
     run: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
-    out: Path = typer.Option(None, "--out", "-o", help="Bundle file (default: cxrlab-out/<run name>.cxrlab)."),
-    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+    out: Path = options.out(None, "Bundle file (default: cxrlab-out/<run name>.cxrlab)."),
+    which: str = options.checkpoint(),
     evaluation: Path = typer.Option(None, "--evaluation", help="metrics.json for the card (default: RUN/evaluation/metrics.json)."),
     exporter: str = typer.Option("auto", "--exporter", help="auto (TorchScript, else dynamo), torchscript or dynamo."),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest accepted |ONNX Runtime - PyTorch| logit difference."),
@@ -82,12 +83,12 @@ def export_command(
 def predict_command(
     bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab) from 'cxrlab export'."),
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or glob patterns."),
-    out: Path = typer.Option(DEFAULT_WORKDIR / "predictions.csv", "--out", "-o", help="CSV to write."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    out: Path = options.out(DEFAULT_WORKDIR / "predictions.csv", "CSV to write."),
+    batch_size: int = options.batch_size(32),
     heatmaps: Path = typer.Option(None, "--heatmaps", help="Also write heatmap overlay PNGs into this folder."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads decoding images."),
-    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime threads (0 = its default)."),
-    max_pixels: int = typer.Option(64_000_000, "--max-pixels", min=4096, help="Refuse images larger than this."),
+    workers: int = options.decode_threads("Threads decoding images."),
+    threads: int = options.onnx_threads(),
+    max_pixels: int = options.max_pixels(64_000_000, "Refuse images larger than this."),
 ) -> None:
     """Predict many images with a bundle (no torch needed) into a CSV: probabilities, predicted
     class, decision at the operating threshold, warnings, and an error column for unreadable files.
@@ -133,9 +134,9 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 = every interface)."),
     port: int = typer.Option(8000, "--port"),
     max_upload_mb: float = typer.Option(32.0, "--max-upload-mb", min=0.01, help="Largest accepted upload."),
-    max_pixels: int = typer.Option(50_000_000, "--max-pixels", min=4096, help="Largest accepted image (width x height)."),
+    max_pixels: int = options.max_pixels(50_000_000, "Largest accepted image (width x height)."),
     max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Inferences running at once."),
-    threads: int = typer.Option(1, "--threads", min=0, help="ONNX Runtime threads per inference (0 = its default)."),
+    threads: int = options.onnx_threads(1, "ONNX Runtime threads per inference (0 = its default)."),
     read_timeout: float = typer.Option(30.0, "--read-timeout", min=0.1,
                                        help="Seconds an upload may stall before it is refused (408); 10x for the whole body."),
 ) -> None:

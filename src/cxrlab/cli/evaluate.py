@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
+from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_WORKDIR, console, say
-
-DEFAULT_CACHE = DEFAULT_WORKDIR / "cache"
 
 
 def register(app: typer.Typer) -> None:
@@ -21,20 +20,20 @@ def register(app: typer.Typer) -> None:
 
 def evaluate_command(
     run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
-    manifest: Path = typer.Option(None, "--manifest", "-m", help="Manifest to evaluate on (default: the run's split_manifest.csv)."),
+    manifest: Path = options.manifest("Manifest to evaluate on (default: the run's split_manifest.csv).", None),
     split: str = typer.Option(None, "--split", help="Evaluate this split (test, external...). Default: test. Training/validation images are never scored."),
     source: str = typer.Option(None, "--source", help="Evaluate one source (its rows not used for training)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/evaluation[-SOURCE-SPLIT])."),
-    cache: Path = typer.Option(DEFAULT_CACHE, "--cache", help="Preprocessing cache folder."),
+    out: Path = options.out(None, "Output folder (default: RUN/evaluation[-SOURCE-SPLIT])."),
+    cache: Path = options.cache(),
     target_class: str = typer.Option(None, "--target-class", help="Class of the operating point (default: COVID, else the last class)."),
     target_sensitivity: float = typer.Option(0.95, "--target-sensitivity", min=0.01, max=1.0, help="Sensitivity the threshold must reach on validation."),
     n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95% intervals (0 = none)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the probes."),
+    seed: int = options.seed("Seed of the bootstrap and the probes."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Fit temperature and threshold on the validation split and store them in the checkpoint."),
     shortcut: bool = typer.Option(True, "--shortcut/--no-shortcut", help="Include the shortcut check in the report."),
     gallery: int = typer.Option(12, "--gallery", min=0, help="How many confident mistakes to show."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+    batch_size: int = options.batch_size(64),
+    which: str = options.checkpoint(),
 ) -> None:
     """Evaluate a trained model: metrics with patient-level 95% intervals, calibration, operating
     point, per-source results, shortcut check. Writes metrics.json, predictions.csv and one
@@ -70,14 +69,14 @@ def _print_headline(folder: Path) -> None:
 
 def shortcut_command(
     run: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
-    manifest: Path = typer.Option(None, "--manifest", "-m", help="Manifest (default: the run's split_manifest.csv)."),
+    manifest: Path = options.manifest("Manifest (default: the run's split_manifest.csv).", None),
     split: str = typer.Option(None, "--split", help="Split to probe (default: test)."),
     source: str = typer.Option(None, "--source", help="Only this source."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/shortcut)."),
-    cache: Path = typer.Option(DEFAULT_CACHE, "--cache", help="Preprocessing cache folder."),
-    seed: int = typer.Option(0, "--seed"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    which: str = typer.Option("best", "--checkpoint", help="best or last."),
+    out: Path = options.out(None, "Output folder (default: RUN/shortcut)."),
+    cache: Path = options.cache(),
+    seed: int = options.seed(),
+    batch_size: int = options.batch_size(64),
+    which: str = options.checkpoint("best or last."),
 ) -> None:
     """Is the model recognising the disease or the hospital? Measures (a) how well the source can be
     read off the model's features, (b) per-source class balance and label/source confounding,
@@ -102,11 +101,11 @@ def shortcut_command(
 
 def compare_command(
     runs: list[Path] = typer.Argument(..., help="Two or more run folders (or their evaluation folders)."),
-    out: Path = typer.Option(DEFAULT_WORKDIR / "compare", "--out", "-o", help="Output folder for compare.html/json."),
+    out: Path = options.out(DEFAULT_WORKDIR / "compare", "Output folder for compare.html/json."),
     n_boot: int = typer.Option(1000, "--bootstrap", min=0, help="Resamples for paired differences."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = options.seed(),
     evaluate_missing: bool = typer.Option(True, "--evaluate-missing/--no-evaluate-missing", help="Evaluate runs that have no evaluation yet."),
-    cache: Path = typer.Option(DEFAULT_CACHE, "--cache", help="Preprocessing cache folder (for runs evaluated now)."),
+    cache: Path = options.cache("Preprocessing cache folder (for runs evaluated now)."),
 ) -> None:
     """Several runs side by side: headline metrics with intervals, paired differences on shared
     test images, overlaid ROC curves (compare.html)."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_MANIFEST, console, writable
 
 
@@ -16,19 +17,21 @@ def register(app: typer.Typer) -> None:
 
 def index_command(
     roots: list[Path] = typer.Argument(..., help="Dataset folder(s); a folder may hold several datasets."),
-    out: Path = typer.Option(DEFAULT_MANIFEST, "--out", "-o", help="Manifest CSV to write (or a folder for it)."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Decoding processes."),
+    out: Path = options.out(DEFAULT_MANIFEST, "Manifest CSV to write (or a folder for it)."),
+    workers: int = options.workers("Decoding processes."),
     keep_lateral: bool = typer.Option(False, "--keep-lateral", help="Keep lateral views (default: frontal only)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = options.progress(),
 ) -> None:
     """Index dataset folders into a manifest: one row per usable image (label, source, patient,
     view, size, hashes). Layouts are recognised automatically: per-folder manifest.csv, ieee8023
     metadata CSV, Kermany chest_xray/, class-per-folder (COVID-19 Radiography Database...), DICOM."""
-    from cxrlab.data.index import index_datasets, write_index
+    from cxrlab.cli.progress import progress_bar
+    from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 
     target = writable(out / "manifest.csv" if out.is_dir() or not out.suffix else out)
-    result = index_datasets(roots, workers=workers, progress=progress, frontal_only=not keep_lateral)
+    with progress_bar("indexing", progress) as bar:
+        result = index_datasets(roots, workers=workers, progress=bar, frontal_only=not keep_lateral)
     files = write_index(result, target)
     _print_summary(result, files)
     if result.manifest.empty:

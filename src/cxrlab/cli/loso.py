@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_WORKDIR, console
+from cxrlab.cli import options
+from cxrlab.cli.common import DEFAULT_MANIFEST, DEFAULT_WORKDIR, console
 
 
 def register(app: typer.Typer) -> None:
@@ -15,11 +16,11 @@ def register(app: typer.Typer) -> None:
 
 
 def loso(
-    manifest: Path = typer.Option(DEFAULT_WORKDIR / "manifest.csv", help="Indexed and audited manifest (dup_group column)."),
+    manifest: Path = typer.Option(DEFAULT_MANIFEST, help="Indexed and audited manifest (dup_group column)."),
     holdout: list[str] = typer.Option([], "--holdout", help="Held-out source (repeatable; default: every source "
                                                             "with at least --min-films films)."),
     min_films: int = typer.Option(50, help="Default folds: sources with at least this many films."),
-    out: Path = typer.Option(DEFAULT_WORKDIR / "loso", help="Folds, runs, scores, loso.json and report.html."),
+    out: Path = options.out(DEFAULT_WORKDIR / "loso", "Folds, runs, scores, loso.json and report.html.", short=False),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TrainConfig YAML file (the recipe)."),
     model: Optional[str] = typer.Option(None, help="Model name (default: the recipe's)."),
     scheme: Optional[str] = typer.Option(None, help="Label scheme (default: the recipe's)."),
@@ -27,10 +28,10 @@ def loso(
     epochs: Optional[int] = typer.Option(None, help="Epochs per fold."),
     max_minutes: Optional[float] = typer.Option(None, help="Training budget per fold (minutes)."),
     weights: Optional[str] = typer.Option(None, help="Pretrained weights: a file, or 'imagenet' (installed package)."),
-    seed: int = typer.Option(0, help="Seed of the splits and the training."),
+    seed: int = options.seed("Seed of the splits and the training."),
     population: str = typer.Option("all", help="all, or adult (drop pediatric films from train/val)."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: torch's choice)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool = options.progress("Show progress bars."),
     fresh: bool = typer.Option(False, "--fresh", help="Retrain folds that already have a run (default: reuse/resume)."),
     set_: list[str] = typer.Option([], "--set", help="Override any TrainConfig key, e.g. --set loss.imbalance=focal."),
 ) -> None:

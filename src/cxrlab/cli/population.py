@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from cxrlab.cli.common import DEFAULT_MANIFEST, console, err_console
+from cxrlab.cli import options
+from cxrlab.cli.common import console, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -15,10 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 def population_command(
-    manifest: Path = typer.Option(DEFAULT_MANIFEST, "--manifest", "-m", help="Manifest CSV (indexed, ideally audited)."),
-    scheme: str = typer.Option("3class", "--scheme", "-s",
-                               help="Label scheme for the table and warnings: binary, covid-binary, 3class, 4class, "
-                                    "a YAML file, or 'none' for the canonical labels."),
+    manifest: Path = options.manifest("Manifest CSV (indexed, ideally audited)."),
+    scheme: str = options.scheme(f"Label scheme for the table and warnings: {options.SCHEMES}, "
+                                  "a YAML file, or 'none' for the canonical labels."),
     overrides: Path | None = typer.Option(None, "--overrides",
                                           help="CSV with 'population' (adult/pediatric/unknown) and 'path' or "
                                                "'sha1' (final for that film) or 'source' (default for that "
@@ -33,7 +33,7 @@ def population_command(
     pediatric sources, copies found by 'cxrlab audit'), print a source x population x class table and
     warn when a class is mostly pediatric. Writes a 'population' column into the manifest."""
     from cxrlab.data.manifest import read_manifest, write_manifest
-    from cxrlab.data.population import (
+    from cxrlab.data.population.infer import (
         ADULT, PEDIATRIC, add_population, filter_population, pediatric_warnings, population_classes,
         read_overrides,
     )
@@ -67,7 +67,7 @@ def _print_table(df, scheme) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from cxrlab.data.population import population_table
+    from cxrlab.data.population.infer import population_table
 
     counts = population_table(df, scheme)
     title = f"Films per source, population and class ({scheme.name if scheme else 'canonical labels'})"

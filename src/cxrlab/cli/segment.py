@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_WORKDIR, console
 
 
@@ -20,18 +21,18 @@ def register(app: typer.Typer) -> None:
 
 def train(
     masks: Optional[Path] = typer.Option(None, "--masks", help="Zip or folder of lung mask images (default: the masks shipped in torchxrayvision)."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="Manifest whose films the masks are matched to (by file name)."),
+    manifest: Optional[Path] = options.manifest("Manifest whose films the masks are matched to (by file name).", None),
     data: Optional[Path] = typer.Option(None, "--data", help="Or: a data folder to find the films in (no manifest needed)."),
-    out: Path = typer.Option(DEFAULT_WORKDIR / "segment", "--out", "-o", help="Run folder to write."),
+    out: Path = options.out(DEFAULT_WORKDIR / "segment", "Run folder to write."),
     epochs: int = typer.Option(15, "--epochs", help="Training epochs."),
-    size: int = typer.Option(128, "--size", help="Square input size (divisible by 32)."),
+    size: int = options.size(128, "Square input size (divisible by 32)."),
     width: int = typer.Option(16, "--width", help="U-Net width (channels of the first stage)."),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    batch_size: int = options.batch_size(16, min=None),
     lr: float = typer.Option(3e-3, "--lr"),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of patient/duplicate groups held out for validation."),
     max_minutes: float = typer.Option(0.0, "--max-minutes", help="Stop after the epoch that passes this many minutes (0: no limit)."),
-    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)."),
-    seed: int = typer.Option(0, "--seed"),
+    threads: int = options.torch_threads(),
+    seed: int = options.seed(),
 ) -> None:
     """Train a lung segmenter on real masks matched to your films; report val Dice / IoU."""
     from cxrlab.cli.common import DEFAULT_MANIFEST
@@ -52,10 +53,10 @@ def train(
 
 def predict(
     seg_run: Path = typer.Argument(..., help="A 'cxrlab segment train' folder or its checkpoint folder."),
-    manifest: Path = typer.Option(None, "--manifest", "-m", help="Manifest to add lung boxes to (default cxrlab-out/manifest.csv)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output manifest (default: manifest_lungs.csv beside the manifest)."),
+    manifest: Path = options.manifest("Manifest to add lung boxes to (default cxrlab-out/manifest.csv).", None),
+    out: Optional[Path] = options.out(None, "Output manifest (default: manifest_lungs.csv beside the manifest)."),
     sheet: bool = typer.Option(True, "--sheet/--no-sheet", help="Also write a contact sheet of 16 films."),
-    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default; 1 is faster on a busy machine)."),
+    threads: int = options.torch_threads(),
 ) -> None:
     """Predict lung masks for every manifest row; write the manifest with lung_* box columns."""
     from rich.progress import Progress

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_WORKDIR, err_console, say
 
 COLOUR = {"unlike": "red", "different": "yellow", "like": "green", "unknown": "yellow"}
@@ -42,13 +43,13 @@ def _warn(lines) -> None:
 def site_check_command(
     bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab)."),
     paths: list[str] = typer.Argument(..., help="The site's films: folders (searched recursively), files or glob patterns."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for site_check.html/.json "
-                                       "(default: cxrlab-out/site-check/<folder name>)."),
+    out: Optional[Path] = options.out(None, "Folder for site_check.html/.json "
+                                             "(default: cxrlab-out/site-check/<folder name>)."),
     max_films: int = typer.Option(2000, "--max-films", min=0, help="Check a seeded sample of this many films (0 = all)."),
     permutations: int = typer.Option(100, "--permutations", min=0, help="Label shuffles for the feature-shift p-value."),
-    seed: int = typer.Option(0, "--seed"),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads decoding films."),
-    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime threads (0 = its default)."),
+    seed: int = options.seed(),
+    workers: int = options.decode_threads(),
+    threads: int = options.onnx_threads(),
 ) -> None:
     """Does a site's data look like the data the model was trained on? Film statistics, the model's
     feature distribution, outliers and the predicted-class mix against the bundle's training
@@ -74,18 +75,17 @@ def site_check_command(
 def adapt_command(
     run: Path = typer.Argument(..., help="Run folder (cxrlab-out/runs/NAME) or checkpoint folder."),
     paths: list[str] = typer.Argument(..., help="The site's unlabeled films: folders, files or glob patterns."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Adapted bundle (default: cxrlab-out/<run>-adapted-<site>.cxrlab)."),
+    out: Optional[Path] = options.out(None, "Adapted bundle (default: cxrlab-out/<run>-adapted-<site>.cxrlab)."),
     site: str = typer.Option("", "--site", help="Site name for the card (default: the folder's name)."),
-    which: str = typer.Option("best", "--checkpoint", help="Which checkpoint of the run: best or last."),
+    which: str = options.checkpoint(),
     min_films: int = typer.Option(50, "--min-films", min=2, help="Refuse with fewer readable films (see --force)."),
     force: bool = typer.Option(False, "--force", help="Adapt even with fewer than --min-films films."),
     max_films: int = typer.Option(0, "--max-films", min=0, help="Use a seeded sample of this many films (0 = all)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=2),
-    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = options.batch_size(64, min=2),
+    seed: int = options.seed(),
     save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="Also write the adapted checkpoint "
                                                    "folder here (for 'cxrlab evaluate')."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads decoding films."),
+    workers: int = options.decode_threads(),
 ) -> None:
     """Adapt a model to a site without labels (AdaBN): re-estimate its BatchNorm statistics on the
     site's films and write a new checksummed bundle whose card records the adaptation. Needs a
@@ -116,16 +116,16 @@ def adapt_command(
 def recalibrate_command(
     bundle: Path = typer.Argument(..., help="Model bundle (.cxrlab), e.g. an adapted one."),
     labels: Path = typer.Argument(..., help="CSV with columns file,label (optional patient_id) of labelled site films."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="New bundle (default: <bundle>-recalibrated.cxrlab)."),
+    out: Optional[Path] = options.out(None, "New bundle (default: <bundle>-recalibrated.cxrlab)."),
     target_class: Optional[str] = typer.Option(None, "--target-class",
                                                help="Class of the threshold (default: COVID, else the last)."),
     target_sensitivity: float = typer.Option(0.95, "--target-sensitivity", min=0.01, max=1.0),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples for the intervals."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = options.seed(),
     min_films: int = typer.Option(20, "--min-films", min=2, help="Refuse with fewer usable labelled films (see --force)."),
     force: bool = typer.Option(False, "--force", help="Refit even with fewer than --min-films films."),
     site: str = typer.Option("", "--site", help="Site name for the card (default: the CSV's name)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads decoding films."),
+    workers: int = options.decode_threads(),
 ) -> None:
     """Refit the temperature and the operating threshold on a small labelled sample of a site, with
     bootstrap intervals; writes a new checksummed bundle (same ONNX graph) whose card records it."""

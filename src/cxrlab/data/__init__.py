@@ -1,1 +1,1 @@
-"""cxrlab.data"""
+"""cxrlab.data: from dataset folders to cached model input, one sub-package per stage (see DEVELOPERS.md)."""

@@ -26,10 +26,6 @@ _TEXT_COLUMNS = ("path", "label", "original_label", "source", "patient_id", "vie
                  "sha1", "pixel_sha1", "phash", "split", "group", "dup_group")
 
 
-def empty_manifest() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in CORE_COLUMNS})
-
-
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Load a manifest CSV; ``path`` column becomes absolute. Clear errors for bad files."""
     path = Path(path)

@@ -90,7 +90,7 @@ def _jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
 def build_augment(cfg: AugmentConfig, size: int) -> v2.Transform | None:
     """The training augmentation for ``uint8 (1, size, size)`` tensors, or None when disabled.
 
-    Randomness comes from torch's global generator; :class:`cxrlab.data.dataset.CachedImageDataset`
+    Randomness comes from torch's global generator; :class:`cxrlab.data.torch_dataset.CachedImageDataset`
     seeds it per (seed, epoch, sample) so every run and every resume sees the same augmentations.
     """
     if not cfg.enabled:

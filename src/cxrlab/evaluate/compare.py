@@ -14,7 +14,7 @@ from cxrlab.artifacts.run_folder import EVALUATION, EvaluationFolder, RunFolder
 from cxrlab.errors import ConfigError
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.bootstrap import confidence_intervals, headline_stat, resampling_units
-from cxrlab.evaluate.html import callout, ci_text, figure, num, page, section, table
+from cxrlab.report.html import callout, ci_text, figure, num, page, section, table
 from cxrlab.evaluate.pipeline import EvaluateOptions, evaluate_run, jsonable
 from cxrlab.io.atomic import write_text
 from cxrlab.metrics.classification import one_vs_rest_auc

@@ -12,7 +12,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from cxrlab.evaluate.html import data_uri, esc
+from cxrlab.report.html import data_uri, esc
 
 
 def confident_mistakes(probs: np.ndarray, targets: np.ndarray, limit: int = 12) -> np.ndarray:

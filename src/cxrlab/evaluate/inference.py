@@ -1,6 +1,6 @@
 """Images in, logits (and penultimate features) out — the same preprocessing as training.
 
-Images come from the preprocessing cache when it exists (``cxrlab.data.cache``), otherwise they are
+Images come from the preprocessing cache when it exists (``cxrlab.data.cache.store``), otherwise they are
 decoded and preprocessed here with the checkpoint's own :class:`PreprocessConfig`.
 """
 
@@ -48,7 +48,7 @@ def load_images(df: pd.DataFrame, cfg: PreprocessConfig, cache_root: str | Path 
     df = df.reset_index(drop=True)
     if cache_root is not None:
         try:
-            cache = importlib.import_module("cxrlab.data.cache")
+            cache = importlib.import_module("cxrlab.data.cache.store")
         except ImportError:
             cache = None
         if cache is not None:

@@ -11,7 +11,7 @@ from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.evaluate import plots
 from cxrlab.evaluate.calibration import reliability
 from cxrlab.evaluate.gallery import confident_mistakes, gallery_html, gallery_items
-from cxrlab.evaluate.html import WILSON_NOTE, callout, card, ci_text, esc, figure, num, page, section, table
+from cxrlab.report.html import WILSON_NOTE, callout, card, ci_text, esc, figure, num, page, section, table
 from cxrlab.evaluate.report_shortcut import shortcut_html
 from cxrlab.io.atomic import write_text
 from cxrlab.metrics.curves import pr_curves, roc_curves

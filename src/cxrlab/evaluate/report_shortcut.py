@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from cxrlab.evaluate.html import callout, esc, figure, num, table
-from cxrlab.evaluate.plots import PALETTE, new_figure, to_png
+from cxrlab.report.html import callout, esc, figure, num, table
+from cxrlab.report.plots import PALETTE, new_figure, to_png
 
 EXPLAIN = (
     "Pooled chest X-ray collections mix hospitals, scanners and patient groups whose class balance "

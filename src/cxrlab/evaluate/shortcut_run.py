@@ -10,7 +10,7 @@ from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.evaluate.bootstrap import resampling_units
 from cxrlab.evaluate.calibration import apply_temperature
 from cxrlab.evaluate.context import load_context
-from cxrlab.evaluate.html import callout, esc, page, section
+from cxrlab.report.html import callout, esc, page, section
 from cxrlab.evaluate.pipeline import jsonable, predict_set
 from cxrlab.evaluate.report_shortcut import shortcut_html
 from cxrlab.evaluate.selection import select_rows

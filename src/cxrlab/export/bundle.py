@@ -11,7 +11,7 @@ import numpy as np
 
 from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.data.preprocess import preprocess, to_model_input
-from cxrlab.data.synthetic import synthetic_film, to_uint8_film
+from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
 from cxrlab.explain.targets import find_target_layer
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle, sha256_hex, write_bundle
 from cxrlab.export.card import build_card

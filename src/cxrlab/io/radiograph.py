@@ -97,10 +97,6 @@ def body_part_verdict(value: str) -> str:
     return "other" if words & _NOT_CHEST else "unknown"
 
 
-def is_colour_photometric(ds: Any) -> bool:
-    return str(ds.get("PhotometricInterpretation", "") or "").strip().upper() in _COLOUR
-
-
 def _uid_name(uid: str) -> str:
     from pydicom.uid import UID
 

@@ -23,7 +23,7 @@ def fold_rows(df: pd.DataFrame, holdout: str, scheme: LabelScheme, *, seed: int 
 
     ``train_population='adult'`` drops pediatric rows from train/val only (the internal test keeps
     them, so "children called pneumonia" can still be measured)."""
-    from cxrlab.data.population import PEDIATRIC, add_population
+    from cxrlab.data.population.infer import PEDIATRIC, add_population
     from cxrlab.data.splits import make_splits
 
     if train_population not in POPULATIONS:

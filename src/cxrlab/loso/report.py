@@ -3,10 +3,10 @@ with the internal test split of the same fold, and a plot of internal vs held-ou
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from cxrlab.evaluate.html import callout, esc, figure, page, section, table
+from cxrlab.report.plots import new_figure, to_png
+from cxrlab.report.html import callout, esc, figure, page, section, table
 from cxrlab.io.atomic import write_text
 
 #: (key in the holdout scores, column title, higher is better)
@@ -59,11 +59,6 @@ def called_table(folds: dict) -> str:
 
 def gap_plot(folds: dict) -> bytes | None:
     """Internal macro-F1 next to the held-out COVID sensitivity / non-COVID specificity, per fold."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names, internal, sens, spec = [], [], [], []
     for holdout, scores in folds.items():
         part = scores.get("operating_point") or scores["argmax"]
@@ -75,7 +70,7 @@ def gap_plot(folds: dict) -> bytes | None:
         spec.append(1 - called if called is not None else 0)
     if not names:
         return None
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.2), dpi=110)
+    fig, (ax,) = new_figure(max(5, 1.6 * len(names)), 3.2)
     xs = range(len(names))
     for offset, values, label in ((-0.27, internal, "internal macro-F1"), (0, sens, "held-out COVID sensitivity"),
                                   (0.27, spec, "held-out adult non-COVID not called COVID")):
@@ -84,11 +79,7 @@ def gap_plot(folds: dict) -> bytes | None:
     ax.set_ylim(0, 1.05)
     ax.axhline(0.9, color="#999", lw=0.8, ls="--")
     ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig)
 
 
 def verdict(folds: dict) -> str:

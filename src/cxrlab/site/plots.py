@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxrlab.evaluate.plots import INK, new_figure, to_png
+from cxrlab.report.plots import INK, new_figure, to_png
 
 REF, SITE, BAD = "#9ca3af", "#2563eb", "#dc2626"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrlab.evaluate.gallery import thumbnail_png
-from cxrlab.evaluate.html import callout, data_uri, esc, figure, num, page, section, table
+from cxrlab.report.html import callout, data_uri, esc, figure, num, page, section, table
 from cxrlab.io.atomic import write_text
 from cxrlab.site.check import SiteCheck
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from cxrlab.train.adversary import FeatureTap, SourceAdversarialLoss
 from cxrlab.train.config import TrainConfig
-from cxrlab.train.data import TRAIN, TrainData
+from cxrlab.train.train_data import TRAIN, TrainData
 from cxrlab.train.group_dro import GroupDROLoss, cell_counts, source_ids
 from cxrlab.train.losses import build_criterion
 

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from cxrlab.errors import ConfigError
 from cxrlab.train.config import TrainConfig
-from cxrlab.train.data import TRAIN, TrainData
+from cxrlab.train.train_data import TRAIN, TrainData
 from cxrlab.train.distributed import DistContext
 from cxrlab.train.history import RunLog
 from cxrlab.train.loop import StepContext
@@ -66,7 +66,7 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     from cxrlab.data.manifest import read_manifest, write_manifest
     from cxrlab.labels import load_scheme
     from cxrlab.models.registry import model_info
-    from cxrlab.train.data import apply_population, load_train_data, make_datasets
+    from cxrlab.train.train_data import apply_population, load_train_data, make_datasets
 
     scheme = load_scheme(cfg.data.scheme)
     df, population_notes = apply_population(read_manifest(cfg.data.manifest), cfg.data.population, scheme)

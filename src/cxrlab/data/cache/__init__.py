@@ -1,0 +1,1 @@
+"""Preprocessed-image cache: ``store.build_cache`` / ``store.open_cache`` over reusable segments."""

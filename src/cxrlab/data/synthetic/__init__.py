@@ -1,0 +1,1 @@
+"""Synthetic chest films for tests and the demo (``generate.make_synthetic_dataset``)."""

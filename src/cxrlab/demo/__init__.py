@@ -1,0 +1,1 @@
+"""``cxrlab demo``: ``state`` (config, state, helpers) <- ``stages`` <- ``run`` (``run_demo``, ``summary``)."""
