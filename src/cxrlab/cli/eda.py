@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cxrlab.choices import EqualizeMode, ResizeMode
 from cxrlab.cli.common import DEFAULT_MANIFEST, DEFAULT_WORKDIR, console
 
 
@@ -38,8 +39,8 @@ def eda_command(
 def cache_command(
     manifest: Path = typer.Option(DEFAULT_MANIFEST, "--manifest", "-m", help="Manifest CSV (from cxrlab index)."),
     size: int = typer.Option(224, "--size", help="Side of the square cached images (pixels)."),
-    resize: str = typer.Option("stretch", "--resize", help="stretch, letterbox or center-crop."),
-    equalize: str = typer.Option("none", "--equalize", help="none, hist, clahe or window."),
+    resize: ResizeMode = typer.Option("stretch", "--resize", help="How a film becomes square: ignore its aspect, pad with black, or crop the long side."),
+    equalize: EqualizeMode = typer.Option("none", "--equalize", help="Contrast: none, histogram equalisation, CLAHE, or 1-99 % percentile windowing."),
     cache_dir: Path = typer.Option(DEFAULT_WORKDIR / "cache", "--cache-dir", help="Cache root folder."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Decoding processes."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
