@@ -1,7 +1,9 @@
 """Typed, frozen configuration dataclasses and their YAML/dict loading.
 
 YAML files and CLI options only ever *load into* these classes; nothing is evaluated.
-Unknown keys and wrong types are rejected with a message naming the key.
+Unknown keys and wrong types are rejected with a message naming the key; a field annotated with a
+``Literal`` (``cxrlab.choices``) only takes one of its values, and a bad one is reported with the
+key, the value and the choices (and the YAML file, when loading one).
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from cxrlab.choices import CropMode, EqualizeMode, ResizeMode
 from cxrlab.errors import ConfigError
 
 T = TypeVar("T")
-
-
-EQUALIZE_CHOICES = ("none", "hist", "clahe", "window")
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,15 @@ class PreprocessConfig:
     """
 
     size: int = 224
-    resize: str = "stretch"
-    equalize: str = "none"
-    crop: str = "none"
+    resize: ResizeMode = "stretch"
+    equalize: EqualizeMode = "none"
+    crop: CropMode = "none"
     crop_margin: float = 0.1
 
     def __post_init__(self) -> None:
         if not 16 <= self.size <= 2048:
             raise ConfigError(f"preprocess.size must be between 16 and 2048, got {self.size}")
-        if self.resize not in ("stretch", "letterbox", "center-crop"):
-            raise ConfigError(f"preprocess.resize must be stretch, letterbox or center-crop, got {self.resize!r}")
-        if self.equalize not in EQUALIZE_CHOICES:
-            raise ConfigError(f"preprocess.equalize must be one of {', '.join(EQUALIZE_CHOICES)}, got {self.equalize!r}")
-        if self.crop not in ("none", "lungs"):
-            raise ConfigError(f"preprocess.crop must be none or lungs, got {self.crop!r}")
+        check_choices(self, "preprocess")
         if not 0.0 <= self.crop_margin <= 1.0:
             raise ConfigError(f"preprocess.crop_margin must be between 0 and 1, got {self.crop_margin}")
 
@@ -57,6 +52,24 @@ class PreprocessConfig:
         """A short stable string that identifies these parameters (used in cache keys)."""
         crop = f"-lungs{self.crop_margin:g}" if self.crop == "lungs" else ""
         return f"s{self.size}-{self.resize}-{self.equalize}{crop}"
+
+
+def check_choices(obj: Any, where: str) -> None:
+    """Raise ``ConfigError`` when a ``Literal`` field of the dataclass ``obj`` holds another value
+    (for instances built directly, not through :func:`from_dict`)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        if typing.get_origin(hints[f.name]) is typing.Literal:
+            check_choice(hints[f.name], getattr(obj, f.name), f"{where}.{f.name}" if where else f.name)
+
+
+def check_choice(literal: Any, value: Any, where: str) -> Any:
+    """``value`` if the ``Literal`` type allows it, else a ``ConfigError`` naming ``where``, the
+    value and the allowed values."""
+    allowed = typing.get_args(literal)
+    if value not in allowed:
+        raise ConfigError(f"{where}: {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+    return value
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -101,9 +114,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: must be one of {', '.join(map(repr, args))}, got {value!r}")
-        return value
+        return check_choice(tp, value, where)
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")

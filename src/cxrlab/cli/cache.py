@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from cxrlab.choices import EqualizeMode, ResizeMode
 from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_CACHE, console
 
@@ -18,8 +19,8 @@ def register(app: typer.Typer) -> None:
 def cache_command(
     manifest: Path = options.manifest("Manifest CSV (from cxrlab index)."),
     size: int = options.size(224, "Side of the square cached images (pixels)."),
-    resize: str = typer.Option("stretch", "--resize", help="stretch, letterbox or center-crop."),
-    equalize: str = typer.Option("none", "--equalize", help="none, hist, clahe or window."),
+    resize: ResizeMode = typer.Option("stretch", "--resize", help="How a film becomes square: ignore its aspect, pad with black, or crop the long side."),
+    equalize: EqualizeMode = typer.Option("none", "--equalize", help="Contrast: none, histogram equalisation, CLAHE, or 1-99 % percentile windowing."),
     cache_dir: Path = typer.Option(DEFAULT_CACHE, "--cache-dir", help="Cache root folder."),
     workers: int = options.workers("Decoding processes."),
     progress: bool = options.progress(),

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cxrlab.choices import TrainPopulation
 from cxrlab.cli import options
 from cxrlab.cli.common import DEFAULT_MANIFEST, DEFAULT_WORKDIR, console
 
@@ -29,7 +30,7 @@ def loso(
     max_minutes: Optional[float] = typer.Option(None, help="Training budget per fold (minutes)."),
     weights: Optional[str] = typer.Option(None, help="Pretrained weights: a file, or 'imagenet' (installed package)."),
     seed: int = options.seed("Seed of the splits and the training."),
-    population: str = typer.Option("all", help="all, or adult (drop pediatric films from train/val)."),
+    population: TrainPopulation = typer.Option("all", help="all, or adult (drop pediatric films from train/val)."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: torch's choice)."),
     progress: bool = options.progress("Show progress bars."),
     fresh: bool = typer.Option(False, "--fresh", help="Retrain folds that already have a run (default: reuse/resume)."),

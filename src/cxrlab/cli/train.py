@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cxrlab.choices import TrainPopulation
 from cxrlab.cli.common import DEFAULT_WORKDIR, console
 
 
@@ -36,8 +37,8 @@ def train(
     threads: Optional[int] = typer.Option(None, help="Torch threads per process (default: torch's choice)."),
     runs_dir: Optional[Path] = typer.Option(None, help=f"Where runs go (default: {DEFAULT_WORKDIR / 'runs'})."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
-    population: Optional[str] = typer.Option(None, help="all (default; warns when a class is mostly pediatric) or "
-                                                        "adult (drop pediatric train/val films, see 'cxrlab population')."),
+    population: Optional[TrainPopulation] = typer.Option(None, help="all (default; warns when a class is mostly pediatric) or "
+                                                                    "adult (drop pediatric train/val films, see 'cxrlab population')."),
     set_: list[str] = typer.Option([], "--set", help="Override any config key, e.g. --set optim.lr=3e-4 --set loss.imbalance=focal."),
 ) -> None:
     """Train a classifier on the cached, split manifest; writes a run folder with checkpoints, history and curves.

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from cxrlab.errors import ImageReadError, ImageRefusedError
+from cxrlab.errors import ImageReadError, ImageRefusedError, ImageTooLargeError, UnsupportedDicomError
 from cxrlab.io.codestream import codestream_size, first_fragment_head
 from cxrlab.io.colour import measure_chroma
 from cxrlab.io.dicom_header import DicomHeader, inflate_first_frame, read_header
@@ -46,7 +46,7 @@ def _read_dicom(source: BinaryIO, label: str, max_pixels: int, radiograph_only: 
     ds = header.ds
     meta = dicom_meta(ds, header.syntax)
     if header.pixel_tag is None:
-        raise ImageReadError(label, f"DICOM file has no pixel data{_describe(ds)}")
+        raise UnsupportedDicomError(label, f"DICOM file has no pixel data{_describe(ds)}")
     refusal = refusal_reason(ds, header.pixel_tag)
     if refusal and radiograph_only:
         raise ImageRefusedError(label, refusal)
@@ -59,7 +59,7 @@ def _read_dicom(source: BinaryIO, label: str, max_pixels: int, radiograph_only: 
         _check_codestream(header, label, max_pixels)
         missing = missing_decoder(header.syntax, _int(ds.get("BitsStored"), 0) or _int(ds.get("BitsAllocated"), 8))
         if missing:
-            raise ImageReadError(label, missing)
+            raise UnsupportedDicomError(label, missing)
     arr = _decode_first_frame(header, frame_bytes, label)
     notes: list[str] = [refusal] if refusal else []
     photometric = meta.get("photometric", "MONOCHROME2")
@@ -92,17 +92,17 @@ def _check_size(ds: Any, label: str, max_pixels: int) -> int:
     if rows <= 0 or cols <= 0:
         raise ImageReadError(label, "DICOM header has no valid Rows/Columns")
     if rows * cols > max_pixels:
-        raise ImageReadError(label, f"DICOM is {cols}x{rows} = {rows * cols:,} pixels, over the limit of "
+        raise ImageTooLargeError(label, f"DICOM is {cols}x{rows} = {rows * cols:,} pixels, over the limit of "
                                     f"{max_pixels:,}")
     samples, bits = _int(ds.get("SamplesPerPixel"), 1) or 1, _int(ds.get("BitsAllocated"), 0)
     if samples not in (1, 3, 4) or bits not in (1, 8, 16, 32, 64):
-        raise ImageReadError(label, f"unsupported DICOM pixel layout (SamplesPerPixel {samples}, "
+        raise UnsupportedDicomError(label, f"unsupported DICOM pixel layout (SamplesPerPixel {samples}, "
                                     f"BitsAllocated {bits})")
     frame_bytes = math.ceil(rows * cols * samples * bits / 8)
     if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "YBR_FULL_422":
         frame_bytes = frame_bytes // 3 * 2
     if frame_bytes > BYTES_PER_PIXEL_LIMIT * max_pixels:
-        raise ImageReadError(label, f"DICOM frame is {frame_bytes:,} bytes ({cols}x{rows}, {samples} x {bits} "
+        raise ImageTooLargeError(label, f"DICOM frame is {frame_bytes:,} bytes ({cols}x{rows}, {samples} x {bits} "
                                     f"bits), over the limit of {BYTES_PER_PIXEL_LIMIT * max_pixels:,}")
     return frame_bytes
 
@@ -115,7 +115,7 @@ def _check_codestream(header: DicomHeader, label: str, max_pixels: int) -> None:
     width, height = size
     rows, cols = int(header.ds.Rows), int(header.ds.Columns)
     if width * height > max_pixels or width * height > 2 * rows * cols:
-        raise ImageReadError(label, f"compressed DICOM frame declares {width}x{height} pixels, over the limit for "
+        raise ImageTooLargeError(label, f"compressed DICOM frame declares {width}x{height} pixels, over the limit for "
                                     f"its header's {cols}x{rows} (transfer syntax {syntax_name(header.syntax)})")
 
 
@@ -141,7 +141,7 @@ def _decode_first_frame(header: DicomHeader, frame_bytes: int, label: str) -> np
     except MemoryError:
         raise ImageReadError(label, "out of memory while decoding the DICOM pixel data") from None
     except Exception as exc:  # decoders raise many types for corrupt data
-        raise ImageReadError(label, decode_failure(header.syntax, exc)) from None
+        raise UnsupportedDicomError(label, decode_failure(header.syntax, exc)) from None
 
 
 def _inflated_dataset(header: DicomHeader, frame_bytes: int, label: str):

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from cxrlab.errors import ImageReadError
+from cxrlab.errors import ImageReadError, ImageTooLargeError, UnsupportedDicomError
 
 #: Most bytes of (inflated) header accepted before the pixel data of a deflated file.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
@@ -62,7 +62,7 @@ def read_header(source: BinaryIO, label: str) -> DicomHeader:
     except ImageReadError:
         raise
     except Exception as exc:  # pydicom raises many types for corrupt files
-        raise ImageReadError(label, f"not a readable DICOM file ({' '.join(str(exc).split())[:200]})") from None
+        raise UnsupportedDicomError(label, f"not a readable DICOM file ({' '.join(str(exc).split())[:200]})") from None
     offset = source.tell()
     head = source.read(4)
     pixel_tag = _PIXEL_TAG_LE.get(head) or _PIXEL_TAG_BE.get(head)
@@ -85,7 +85,7 @@ def _read_deflated(source: BinaryIO, label: str, file_meta, syntax: str) -> Dico
             if pixel_tag is not None or inflater.eof:
                 break
         if size >= MAX_HEADER_BYTES:
-            raise ImageReadError(label, f"deflated DICOM header is over the limit of {MAX_HEADER_BYTES // 2**20} MB "
+            raise ImageTooLargeError(label, f"deflated DICOM header is over the limit of {MAX_HEADER_BYTES // 2**20} MB "
                                         "before the pixel data")
         size *= 4
     ds = FileDataset(label, dataset, preamble=None, file_meta=file_meta, is_implicit_VR=False,

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from cxrlab.errors import ImageReadError
+from cxrlab.errors import EmptyImageError, ImageReadError
 from cxrlab.io.dicom_meta import HEADER_FIELDS, dicom_meta
 from cxrlab.io.flags import image_warnings
 from cxrlab.io.loaded import LoadedImage
@@ -115,7 +115,7 @@ def read_image(
 def _opened(source: str | Path | bytes, label: str) -> Iterator[BinaryIO]:
     if isinstance(source, bytes):
         if not source:
-            raise ImageReadError(label, "file is empty (0 bytes)")
+            raise EmptyImageError(label, "file is empty (0 bytes)")
         yield io.BytesIO(source)
         return
     try:
@@ -124,7 +124,7 @@ def _opened(source: str | Path | bytes, label: str) -> Iterator[BinaryIO]:
         raise ImageReadError(label, f"cannot read file ({exc.strerror or exc})") from None
     with fh:
         if os.fstat(fh.fileno()).st_size == 0:
-            raise ImageReadError(label, "file is empty (0 bytes)")
+            raise EmptyImageError(label, "file is empty (0 bytes)")
         yield fh
 
 

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cxrlab.errors import ImageReadError, ImageRefusedError
+from cxrlab.errors import ImageReadError, ImageRefusedError, ImageTooLargeError, UnknownFormatError
 from cxrlab.io.colour import Chroma, measure_chroma
 from cxrlab.io.flags import image_warnings
 from cxrlab.io.loaded import LoadedImage
@@ -36,10 +36,10 @@ def read_raster(
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(label, f"decompression bomb refused by Pillow, whose hard limit is "
+        raise ImageTooLargeError(label, f"decompression bomb refused by Pillow, whose hard limit is "
                                     f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageReadError(label, "not a recognised image format (PNG, JPEG, WEBP, BMP, TIFF or DICOM)") from None
+        raise UnknownFormatError(label, "not a recognised image format (PNG, JPEG, WEBP, BMP, TIFF or DICOM)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageReadError(label, f"corrupt or truncated image ({exc})") from None
 
@@ -49,7 +49,7 @@ def _decode(source: BinaryIO, label: str, max_pixels: int, reduce_to: int | None
     fmt = img.format or "unknown"
     width, height = img.size
     if width * height > max_pixels:
-        raise ImageReadError(label, f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
+        raise ImageTooLargeError(label, f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
                                     f"{max_pixels:,}")
     frames = _frame_count(img)
     notes: list[str] = []

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cxrlab.choices import TrainPopulation, choices
 from cxrlab.errors import ConfigError
 from cxrlab.labels import LabelScheme
 
-POPULATIONS = ("all", "adult")
+POPULATIONS = choices(TrainPopulation)
 
 
 def fold_rows(df: pd.DataFrame, holdout: str, scheme: LabelScheme, *, seed: int = 0,
-              train_population: str = "all", fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> pd.DataFrame:
+              train_population: TrainPopulation = "all", fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> pd.DataFrame:
     """Rows of the fold that holds ``holdout`` out: ``split`` in train/val/test/external, ``group``.
 
     ``train_population='adult'`` drops pediatric rows from train/val only (the internal test keeps

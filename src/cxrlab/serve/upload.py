@@ -21,7 +21,13 @@ import anyio
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from cxrlab.serve.errors import ApiError
+from cxrlab.serve.errors import (
+    BadMultipartError,
+    EmptyUploadError,
+    MissingFileError,
+    UploadTimeoutError,
+    UploadTooLargeError,
+)
 
 #: Room for multipart boundaries and headers on top of the file-size limit.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -32,9 +38,9 @@ MAX_NAME = 255
 
 
 async def read_upload(request: Request, limit: int, read_timeout: float = math.inf) -> tuple[bytes, str]:
-    """``(file bytes, file name)``; raises ``ApiError`` (400/408/413) for missing, empty, stalled or
-    oversized input."""
-    too_big = ApiError(413, "upload_too_large", f"upload is larger than the limit of {limit:,} bytes")
+    """``(file bytes, file name)``; raises an ``ApiError`` subclass (400/408/413) for missing, empty,
+    stalled or oversized input."""
+    too_big = UploadTooLargeError(f"upload is larger than the limit of {limit:,} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise too_big
@@ -49,7 +55,7 @@ async def read_upload(request: Request, limit: int, read_timeout: float = math.i
         except StopAsyncIteration:
             break
         except TimeoutError:
-            raise ApiError(408, "upload_timeout", f"the upload stalled: no complete body after {len(body):,} bytes "
+            raise UploadTimeoutError(f"the upload stalled: no complete body after {len(body):,} bytes "
                            f"(read timeout {read_timeout:g} s)") from None
         body += chunk
         if len(body) > limit + MULTIPART_OVERHEAD:
@@ -62,7 +68,7 @@ async def read_upload(request: Request, limit: int, read_timeout: float = math.i
     if len(data) > limit:
         raise too_big
     if not data:
-        raise ApiError(400, "empty_file", f"{name}: file is empty (0 bytes)")
+        raise EmptyUploadError(f"{name}: file is empty (0 bytes)")
     return data, name
 
 
@@ -79,10 +85,10 @@ async def _multipart_file(request: Request, body: bytes) -> tuple[bytes, str]:
     try:
         form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
     except Exception as exc:  # malformed multipart: starlette raises its own types
-        raise ApiError(400, "bad_multipart", f"malformed multipart upload ({getattr(exc, 'detail', exc)})") from None
+        raise BadMultipartError(f"malformed multipart upload ({getattr(exc, 'detail', exc)})") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise ApiError(400, "missing_file", "send the image as a multipart form field named 'file'")
+        raise MissingFileError("send the image as a multipart form field named 'file'")
     data = await upload.read()
     await form.close()
     return data, clean_name(upload.filename or "upload")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrlab.config import PreprocessConfig, load_config
+from cxrlab.choices import Amp, Imbalance, Monitor, TrainPopulation
+from cxrlab.config import PreprocessConfig, check_choices, load_config
 from cxrlab.data.transforms import AugmentConfig
 from cxrlab.errors import ConfigError
 
@@ -17,10 +18,6 @@ from cxrlab.errors import ConfigError
 #: EfficientNet-Lite0 from its PyPI package, fine-tuned at 128 px for 6 x 3,000 class-balanced draws.
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_SIZE = 128
-
-IMBALANCE_CHOICES = ("none", "weighted-loss", "sampler", "source-balanced", "group-dro", "focal")
-MONITOR_CHOICES = ("val_macro_f1", "val_auc", "val_loss", "val_accuracy")
-AMP_CHOICES = ("auto", "off", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -33,11 +30,10 @@ class DataConfig:
     preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(size=DEFAULT_SIZE))
     workers: int = 0  # DataLoader worker processes (0 = load in the training process)
     cache_workers: int = 2  # processes used to build the cache
-    population: str = "all"  # all: train on every film (warn about pediatric classes) | adult: drop pediatric train/val films
+    population: TrainPopulation = "all"  # all: train on every film (warn about pediatric classes) | adult: drop pediatric train/val films
 
     def __post_init__(self) -> None:
-        if self.population not in ("all", "adult"):
-            raise ConfigError(f"data.population must be all or adult, got {self.population!r}")
+        check_choices(self, "data")
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    imbalance: str = "sampler"  # measured best of the four on val macro-F1: benchmarks/results/train_imbalance.md
+    imbalance: Imbalance = "sampler"  # measured best of the four on val macro-F1: benchmarks/results/train_imbalance.md
     focal_gamma: float = 2.0
     label_smoothing: float = 0.0
     dro_eta: float = 0.01  # group-dro: step size of the group weights per batch (Sagawa et al. 2020)
@@ -73,8 +69,7 @@ class LossConfig:
     adversary_min_films: int = 50  # a source with fewer training films of a class is left out of its adversary
 
     def __post_init__(self) -> None:
-        if self.imbalance not in IMBALANCE_CHOICES:
-            raise ConfigError(f"loss.imbalance must be one of {', '.join(IMBALANCE_CHOICES)}, got {self.imbalance!r}")
+        check_choices(self, "loss")
         if self.dro_eta < 0 or self.dro_adjustment < 0 or self.source_adversary < 0:
             raise ConfigError("loss.dro_eta, loss.dro_adjustment and loss.source_adversary must be >= 0")
 
@@ -91,11 +86,11 @@ class TrainConfig:
     batch_size: int = 32  # per process
     eval_batch_size: int = 64
     seed: int = 0
-    monitor: str = "val_macro_f1"
+    monitor: Monitor = "val_macro_f1"
     patience: int = 5  # epochs without improvement before stopping (0 = never stop early)
     min_delta: float = 0.0
     max_minutes: float = 0.0  # wall-clock budget (0 = none)
-    amp: str = "auto"  # auto: bf16 on GPU and on CPUs with native bf16, else fp32 (benchmarks/results/train.md)
+    amp: Amp = "auto"  # auto: bf16 on GPU and on CPUs with native bf16, else fp32 (benchmarks/results/train.md)
     channels_last: bool = True  # NHWC convolutions: faster on CPU (measured) and on tensor-core GPUs
     threads: int = 0  # torch intra-op threads per process (0 = torch's default)
     runs_dir: str = "cxrlab-out/runs"
@@ -109,10 +104,7 @@ class TrainConfig:
             raise ConfigError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ConfigError("batch_size and eval_batch_size must be >= 1")
-        if self.monitor not in MONITOR_CHOICES:
-            raise ConfigError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}, got {self.monitor!r}")
-        if self.amp not in AMP_CHOICES:
-            raise ConfigError(f"amp must be one of {', '.join(AMP_CHOICES)}, got {self.amp!r}")
+        check_choices(self, "")
 
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
