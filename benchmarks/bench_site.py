@@ -8,8 +8,9 @@ statistics re-estimated on the held-out films, no labels) and after ``cxrlab rec
 
     python benchmarks/bench_site.py --loso work/loso/lite0-128-all --out work/site --results site.md
 
-Numbers per fold: COVID-vs-rest AUROC (where the source has both), adult non-COVID films called COVID
-and adult pneumonia recall at the arg-max (recalibration: at its new COVID threshold).
+Numbers per fold: COVID-vs-rest AUROC (where the source has both), COVID sensitivity, adult non-COVID
+films called COVID and adult pneumonia recall at the arg-max (recalibration: at its new COVID threshold),
+rates with Wilson 95 % intervals. ``--seed`` draws the site check's film sample and the labelled films.
 """
 
 from __future__ import annotations
@@ -60,12 +61,20 @@ def scores(frame: pd.DataFrame, probs: np.ndarray, classes: list[str], threshold
     labels = frame["label"].to_numpy()
     adult = (frame["population"] != "pediatric").to_numpy()
     is_covid = labels == "COVID"
-    out = {"covid_auroc": auroc(probs[:, covid], is_covid)["value"],
-           "adult_non_covid_called_covid": rate(pred[~is_covid & adult] == "COVID")["value"],
-           "covid_sensitivity": rate(pred[is_covid] == "COVID")["value"]}
+    out = {"covid_auroc": auroc(probs[:, covid], is_covid),
+           "adult_non_covid_called_covid": rate(pred[~is_covid & adult] == "COVID"),
+           "covid_sensitivity": rate(pred[is_covid] == "COVID")}
     if "Pneumonia" in classes:
-        out["adult_pneumonia_recall"] = rate(pred[np.isin(labels, PNEUMONIA) & adult] == "Pneumonia")["value"]
+        out["adult_pneumonia_recall"] = rate(pred[np.isin(labels, PNEUMONIA) & adult] == "Pneumonia")
     return out
+
+
+def cell(score: dict | None) -> str:
+    """``0.61 (0.55–0.67)`` for a rate with its Wilson interval, ``0.64`` for an AUROC, ``–`` when undefined."""
+    if not score or score.get("value") is None:
+        return "–"
+    ci = score.get("ci")
+    return f"{score['value']:.2f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
 
 
 def fold(folder: Path, out: Path, seed: int) -> list[dict]:
@@ -122,13 +131,13 @@ def main(argv: list[str] | None = None) -> None:
     lines = []
     for name in folds:
         for row in fold(loso / name, Path(args.out) / name, args.seed):
-            cells = [name, row.get("step", ""), row.get("site_check", ""), row.get("internal_check", "")]
-            cells += ["–" if row.get(k) is None else f"{row[k]:.2f}" for k in
+            cells = [name, str(args.seed), row.get("step", ""), row.get("site_check", ""), row.get("internal_check", "")]
+            cells += [cell(row.get(k)) for k in
                       ("covid_auroc", "covid_sensitivity", "adult_non_covid_called_covid", "adult_pneumonia_recall")]
             lines.append("| " + " | ".join(cells + [row.get("note", "")]) + " |")
             print(lines[-1], flush=True)
-    header = ("| held out | step | site check (held-out) | site check (internal test) | COVID AUROC | COVID sens. | "
-              "adult non-COVID called COVID | adult pneumonia recall | note |\n|---|---|---|---|---|---|---|---|---|")
+    header = ("| held out | seed | step | site check (held-out) | site check (internal test) | COVID AUROC | COVID sens. | "
+              "adult non-COVID called COVID | adult pneumonia recall | note |\n|---|---|---|---|---|---|---|---|---|---|")
     path = Path(args.results)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     path.write_text(text + "\n" + header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
