@@ -6,14 +6,14 @@ import json
 
 import pytest
 
+from cxrlab.artifacts.bundle_card import BUNDLE_FORMAT, PREPROCESSING_STEPS, BundleCard, card_preprocess
 from cxrlab.artifacts.calibration import calibration_path, read_calibration, write_calibration
 from cxrlab.artifacts.checkpoint import make_meta, read_meta, save_checkpoint
 from cxrlab.artifacts.checkpoint_meta import CheckpointMeta
 from cxrlab.artifacts.evaluation import read_evaluation
 from cxrlab.artifacts.run_folder import RunFolder
-from cxrlab.config import PreprocessConfig
+from cxrlab.config import PreprocessConfig, to_dict
 from cxrlab.errors import ConfigError
-from cxrlab.export.card import card_preprocess
 from cxrlab.labels import LabelScheme, builtin_schemes
 
 #: checkpoint.json as cxrlab wrote it before the artifacts layer (dict fields, no crop options).
@@ -109,3 +109,39 @@ def test_card_preprocess_reads_new_and_old_cards():
     old = {"input": {"size": 96, "channels": 1}, "preprocessing": {"size": 96, "resize": "stretch", "equalize": "hist",
                                                                  "mean": [0.5], "std": [0.25], "steps": "..."}}
     assert card_preprocess(old) == PreprocessConfig(size=96, equalize="hist")
+
+
+def _card_json(**preprocessing):
+    return {"format": BUNDLE_FORMAT, "format_version": 2, "name": "run", "created": "2026-01-01T00:00:00+00:00",
+            "cxrlab_version": "0", "intended_use": "research", "limitations": ["a", "b"], "architecture": "resnet18",
+            "classes": ["COVID", "Normal"],
+            "label_scheme": {"name": "2class", "classes": ["COVID", "Normal"], "mapping": {"COVID": "COVID"}},
+            "input": {"name": "input", "shape": ["batch", 1, 96, 96], "dtype": "float32", "size": 96, "channels": 1},
+            "preprocessing": {**to_dict(PreprocessConfig(size=96, resize="letterbox")), "mean": [0.5], "std": [0.25],
+                              "steps": PREPROCESSING_STEPS, **preprocessing},
+            "pretrained_weights": {"file": "w"}, "temperature": 1.7, "thresholds": {"COVID": 0.4},
+            "metrics": {"evaluation": None}, "training_data": None, "source": {"epoch": 3},
+            "outputs": {"logits": "raw"}, "heatmap": {"available": True}, "site_calibration": {"site": "x"}}
+
+
+def test_bundle_card_round_trips_its_json():
+    record = _card_json()
+    del record["preprocessing"]["size"]
+    card = BundleCard.from_dict(record)
+    assert card.to_dict() == record and list(card.to_dict()) == list(record)
+    assert BundleCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
+    assert (card.classes, card.input_size, card.in_chans, card.mean, card.std) == (("COVID", "Normal"), 96, 1, (0.5,), (0.25,))
+    assert card.preprocess == PreprocessConfig(size=96, resize="letterbox") and card.label_scheme.name == "2class"
+    assert (card.temperature, card.thresholds, card.name) == (1.7, {"COVID": 0.4}, "run")
+    assert list(card.extra) == ["outputs", "heatmap", "site_calibration"]
+
+
+def test_bundle_card_reads_format_1_cards_and_refuses_bad_ones():
+    old = {**_card_json(size=64), "format_version": 1}
+    card = BundleCard.from_dict(old)
+    assert card.preprocess.size == 96 == card.input_size and card.format_version == 1
+    assert "size" not in card.to_dict()["preprocessing"]
+    with pytest.raises(ConfigError, match="missing field 'classes'"):
+        BundleCard.from_dict({k: v for k, v in old.items() if k != "classes"})
+    with pytest.raises(ConfigError, match="newer"):
+        BundleCard.from_dict({**old, "format_version": 99})

@@ -47,7 +47,7 @@ def test_export_matches_pytorch_and_writes_a_complete_card(exported):
     assert report.parity.logits_max_abs_diff < 1e-4 and report.parity.cams_max_rel_diff < 1e-4
     assert report.parity.features_max_rel_diff < 1e-4
     bundle = read_bundle(report.path)
-    card = bundle.card
+    card = bundle.card.to_dict()
     assert card["classes"] == ["COVID", "Normal", "Pneumonia"] and card["label_scheme"]["name"] == "3class"
     assert card["temperature"] == 1.7 and card["thresholds"] == {"COVID": 0.4}
     assert card["input"]["size"] == SIZE and card["preprocessing"]["resize"] == "stretch"
@@ -160,7 +160,7 @@ def test_models_whose_head_is_not_pool_linear_export_without_heatmaps(tmp_path):
     report = export_bundle(run, tmp_path / "m.cxrlab")
     assert not report.heatmaps and report.parity.logits_max_abs_diff < 1e-4
     predictor = Predictor.from_bundle(report.path)
-    assert predictor.card["heatmap"]["available"] is False
+    assert predictor.card.to_dict()["heatmap"]["available"] is False
     assert predict_images(predictor, [film()], heatmaps=True)[0].heatmap is None
 
 
@@ -176,4 +176,4 @@ def test_export_cli_reports_parity_and_writes_the_bundle(tmp_path):
     result = CliRunner().invoke(build_app(), ["export", str(run), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "max |logit diff|" in result.output and out.exists()
-    assert read_bundle(out).card["name"] == "run"
+    assert read_bundle(out).card.to_dict()["name"] == "run"

@@ -59,7 +59,7 @@ def test_batchnorm_statistics_are_exactly_the_site_statistics():
 def test_adapted_bundle_is_checksummed_and_its_card_records_the_adaptation(adapted):
     root, run, report = adapted
     bundle = read_bundle(report.export.path)
-    card = bundle.card
+    card = bundle.card.to_dict()
     rec = card["adaptation"]
     assert rec["films_used"] == 60 and rec["films_found"] == 60 and rec["unreadable"] == 0
     assert rec["site"] == "site" and rec["folder"] == str(root / "site") and rec["date"][:2] == "20"
@@ -102,7 +102,7 @@ def test_too_few_films_are_refused_unless_forced(tmp_path):
     assert not (tmp_path / "a.cxrlab").exists()
     report = adapt_run(run, tmp_path / "small", tmp_path / "a.cxrlab", AdaptOptions(force=True))
     assert report.record["forced"] and any("(forced)" in w for w in report.warnings)
-    assert read_bundle(report.export.path).card["adaptation"]["warnings"] == list(report.warnings)
+    assert read_bundle(report.export.path).card.to_dict()["adaptation"]["warnings"] == list(report.warnings)
 
 
 def test_a_folder_the_model_calls_one_class_gets_a_warning(tmp_path):
@@ -116,6 +116,6 @@ def test_a_folder_the_model_calls_one_class_gets_a_warning(tmp_path):
                                               "--out", str(tmp_path / "c.cxrlab")])
     assert result.exit_code == 0, result.output
     assert "calls 100% of these films COVID" in result.output and "representative mix" in result.output
-    card = read_bundle(tmp_path / "c.cxrlab").card
+    card = read_bundle(tmp_path / "c.cxrlab").card.to_dict()
     assert card["adaptation"]["predicted_mix_before"]["COVID"] == 1.0
     assert "re-estimated 9 BatchNorm layers on 50 films" in result.output

@@ -44,7 +44,7 @@ def test_export_puts_a_checksummed_training_profile_of_held_out_films_in_the_bun
     assert bundle.sha256[PROFILE_FILE] and PROFILE_FILE in bundle.extras
     with zipfile.ZipFile(path) as zf:
         assert PROFILE_FILE in zf.read("SHA256SUMS").decode()
-    card = bundle.card["training_profile"]
+    card = bundle.card.to_dict()["training_profile"]
     assert card == {"file": PROFILE_FILE, "films": 102, "reference": "training", "features": True}
     profile = parse_profile(bundle.extras[PROFILE_FILE])
     assert profile.reference["splits"] == ["val", "test"] and profile.reference["readable"] == 102
@@ -53,7 +53,7 @@ def test_export_puts_a_checksummed_training_profile_of_held_out_films_in_the_bun
     assert profile.raw["width"].tolist() == [64.0] * 102 and set(profile.raw["bits"]) == {8.0}
     assert profile.coordinates.shape == (51, profile.space.components + 1) and profile.space.dim == 256
     assert len(bundle.extras[PROFILE_FILE]) < 200_000
-    assert bundle.card["outputs"]["features"].startswith("pooled penultimate features")
+    assert bundle.card.to_dict()["outputs"]["features"].startswith("pooled penultimate features")
 
 
 def test_a_same_distribution_folder_is_not_flagged(site):

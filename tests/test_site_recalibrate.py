@@ -66,23 +66,23 @@ def test_recalibrated_bundle_keeps_the_graph_and_records_the_fit_with_intervals(
     old, new = read_bundle(bundle), read_bundle(report.path)
     assert new.onnx == old.onnx and new.extras[PROFILE_FILE] == old.extras[PROFILE_FILE]
     assert new.sha256["model.onnx"] == old.sha256["model.onnx"] and new.sha256["card.json"] != old.sha256["card.json"]
-    rec = new.card["site_calibration"]
+    rec = new.card.to_dict()["site_calibration"]
     assert rec["site"] == "H1" and rec["films"] == 45 and rec["by_class"] == {"COVID": 15, "Normal": 15, "Pneumonia": 15}
     assert rec["replaced"] == {"temperature": 1.7, "threshold": 0.4} and rec["target_class"] == "COVID"
-    assert new.card["temperature"] == rec["temperature"]["value"] != 1.7
-    assert new.card["thresholds"]["COVID"] == rec["threshold"]["value"] and rec["threshold"]["refitted"]
+    assert new.card.to_dict()["temperature"] == rec["temperature"]["value"] != 1.7
+    assert new.card.to_dict()["thresholds"]["COVID"] == rec["threshold"]["value"] and rec["threshold"]["refitted"]
     for key in ("temperature", "threshold"):
         cell = rec[key]
         assert cell["low"] <= cell["value"] <= cell["high"], (key, cell)
     for key in ("expected_sensitivity", "expected_specificity"):
         assert set(rec[key]) == {"value", "low", "high", "in_sample"}
-    assert rec["before"]["temperature"] == 1.7 and rec["after"]["temperature"] == new.card["temperature"]
+    assert rec["before"]["temperature"] == 1.7 and rec["after"]["temperature"] == new.card.to_dict()["temperature"]
     assert rec["after"]["sensitivity"]["value"] >= 0.95  # in-sample, by construction
     assert rec["bootstrap"] == {"resamples": 100, "seed": 0, "unit": "film"}
     assert any("rests on 15 COVID films" in w for w in report.warnings)
-    assert new.card["name"].endswith("-recalibrated") and "one site" in new.card["limitations"][-1]
+    assert new.card.to_dict()["name"].endswith("-recalibrated") and "one site" in new.card.to_dict()["limitations"][-1]
     predictor = Predictor.from_bundle(report.path)
-    assert predictor.temperature == new.card["temperature"] and predictor.thresholds["COVID"] == rec["threshold"]["value"]
+    assert predictor.temperature == new.card.to_dict()["temperature"] and predictor.thresholds["COVID"] == rec["threshold"]["value"]
 
 
 def test_too_few_labels_are_refused_unless_forced(labelled, tmp_path):
@@ -94,7 +94,7 @@ def test_too_few_labels_are_refused_unless_forced(labelled, tmp_path):
         recalibrate_bundle(bundle, small, tmp_path / "s.cxrlab")
     report = recalibrate_bundle(bundle, small, tmp_path / "s.cxrlab", RecalibrateOptions(force=True, n_boot=20))
     assert report.record["threshold"]["refitted"] is False  # 4 COVID films: threshold kept
-    assert read_bundle(report.path).card["thresholds"]["COVID"] == 0.4
+    assert read_bundle(report.path).card.to_dict()["thresholds"]["COVID"] == 0.4
     assert any("not refitted" in w for w in report.warnings)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.data.preprocess import preprocess, to_model_input
 from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
@@ -79,31 +80,32 @@ def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | P
         )
     card = build_card(meta, folder, Path(evaluation) if evaluation else None)
     layer = find_target_layer(model, meta.in_chans, min(meta.input_size, 64)).name
-    card["outputs"] = {"logits": "raw scores; probabilities = softmax(logits / temperature)",
-                       "cams": "per-class activation maps (N, classes, h, w); equal to Grad-CAM for this head"
-                       if graph.with_cams else None,
-                       "features": "pooled penultimate features (N, D), compared by 'cxrlab site-check'"
-                       if graph.with_features else None}
-    card["heatmap"] = {"available": graph.with_cams, "method": "CAM from the exported graph (= Grad-CAM)"
-                       if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'",
-                       "layer": layer}
-    card["export"] = {"exporter": used, "opset": OPSET, "tolerance": tolerance, "parity": asdict(parity)}
+    parts: dict[str, Any] = {}
+    parts["outputs"] = {"logits": "raw scores; probabilities = softmax(logits / temperature)",
+                        "cams": "per-class activation maps (N, classes, h, w); equal to Grad-CAM for this head"
+                        if graph.with_cams else None,
+                        "features": "pooled penultimate features (N, D), compared by 'cxrlab site-check'"
+                        if graph.with_features else None}
+    parts["heatmap"] = {"available": graph.with_cams, "method": "CAM from the exported graph (= Grad-CAM)"
+                        if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'",
+                        "layer": layer}
+    parts["export"] = {"exporter": used, "opset": OPSET, "tolerance": tolerance, "parity": asdict(parity)}
     extras = {}
     if reference is not None:
         profile = profile_of(onnx_bytes, meta, reference, seed)
         extras[PROFILE_FILE] = profile_bytes(profile)
-        card["training_profile"] = {"file": PROFILE_FILE, "films": profile["films"],
-                                    "reference": reference.description.get("kind"),
-                                    "features": profile["features"] is not None}
+        parts["training_profile"] = {"file": PROFILE_FILE, "films": profile["films"],
+                                     "reference": reference.description.get("kind"),
+                                     "features": profile["features"] is not None}
     else:
-        card["training_profile"] = {"file": None, "note": no_reference or "no reference films given"}
-    card.update(card_updates or {})
+        parts["training_profile"] = {"file": None, "note": no_reference or "no reference films given"}
+    card = BundleCard.from_dict({**card.to_dict(), **parts, **(card_updates or {})})
     path = write_bundle(out, onnx_bytes, card, extras)
     read_bundle(path)  # verify what was written
     data = Path(path).read_bytes()
-    described = (f"{card['training_profile']['films']} {reference.description.get('kind')} films"
-                 + ("" if card["training_profile"]["features"] else " (no feature comparison)")) if reference else \
-        f"none ({card['training_profile']['note']})"
+    described = (f"{parts['training_profile']['films']} {reference.description.get('kind')} films"
+                 + ("" if parts["training_profile"]["features"] else " (no feature comparison)")) if reference else \
+        f"none ({parts['training_profile']['note']})"
     return ExportReport(str(path), used, parity, graph.with_cams, len(data), sha256_hex(data), described)
 
 

@@ -13,13 +13,11 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from cxrlab.errors import CxrlabError
+from cxrlab.artifacts.bundle_card import BUNDLE_FORMAT, BUNDLE_VERSION, BundleCard
+from cxrlab.errors import ConfigError, CxrlabError
 from cxrlab.io.atomic import atomic_path
 
-BUNDLE_FORMAT = "cxrlab-bundle"
-BUNDLE_VERSION = 2  # 2: the input size only in input.size (1 also had preprocessing.size; still read)
 MODEL_FILE, CARD_FILE, SUMS_FILE = "model.onnx", "card.json", "SHA256SUMS"
 PROFILE_FILE = "training_profile.json"
 #: Refuse members bigger than this (a zip bomb, or not a bundle).
@@ -33,7 +31,7 @@ class BundleError(CxrlabError):
 @dataclass(frozen=True)
 class Bundle:
     path: str
-    card: dict[str, Any]
+    card: BundleCard
     onnx: bytes
     sha256: dict[str, str]  # member name -> hex digest (verified)
     extras: dict[str, bytes] = field(default_factory=dict)  # other verified members, e.g. PROFILE_FILE
@@ -43,11 +41,11 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_bundle(path: str | Path, onnx_bytes: bytes, card: dict[str, Any],
+def write_bundle(path: str | Path, onnx_bytes: bytes, card: BundleCard,
                  extras: dict[str, bytes] | None = None) -> Path:
     """Write the zip atomically; ``SHA256SUMS`` lists every other member in ``sha256sum`` format.
     ``extras``: more members (name -> bytes), checksummed like the others."""
-    card_bytes = (json.dumps(card, indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
+    card_bytes = (json.dumps(card.to_dict(), indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
     extras = dict(extras or {})
     clash = {MODEL_FILE, CARD_FILE, SUMS_FILE} & set(extras)
     if clash or any("/" in n or "\\" in n or not n for n in extras):
@@ -113,7 +111,7 @@ def _parse_sums(data: bytes, path: Path) -> dict[str, str]:
     return sums
 
 
-def _parse_card(data: bytes, path: Path) -> dict[str, Any]:
+def _parse_card(data: bytes, path: Path) -> BundleCard:
     try:
         card = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -122,4 +120,7 @@ def _parse_card(data: bytes, path: Path) -> dict[str, Any]:
         raise BundleError(f"{path}: {CARD_FILE} is not a cxrlab model card")
     if int(card.get("format_version", 0)) > BUNDLE_VERSION:
         raise BundleError(f"{path}: bundle format {card['format_version']} is newer than this cxrlab supports")
-    return card
+    try:
+        return BundleCard.from_dict(card, where=f"{path}: {CARD_FILE}")
+    except ConfigError as exc:
+        raise BundleError(str(exc)) from None

@@ -4,25 +4,23 @@ Built from the checkpoint's metadata (with the run's calibration), the run folde
 ``split_manifest.csv`` (training data summary) and, when present, the evaluation's summary
 (:func:`cxrlab.artifacts.evaluation.read_evaluation`: headline metrics with CIs).
 
-Preprocessing is stored once: the input size in ``input.size``, the other
-:class:`~cxrlab.config.PreprocessConfig` fields in ``preprocessing`` (:func:`card_preprocess`
-reads both, and cards of earlier versions that also held ``preprocessing.size``).
+The card is a :class:`~cxrlab.artifacts.bundle_card.BundleCard` (its JSON layout is described
+there); the exporter adds the graph's parts (``outputs``, ``heatmap``, ``export``,
+``training_profile``) to its ``extra``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cxrlab import __version__
+from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.artifacts.checkpoint_meta import CheckpointMeta
 from cxrlab.artifacts.evaluation import read_evaluation
 from cxrlab.artifacts.run_folder import RunFolder
-from cxrlab.config import PreprocessConfig, from_dict, to_dict
-from cxrlab.export.bundle_file import BUNDLE_FORMAT, BUNDLE_VERSION
 
 INTENDED_USE = (
     "RESEARCH AND EDUCATION ONLY. This model is not a medical device and has not been cleared or "
@@ -50,47 +48,32 @@ LIMITATIONS = (
 )
 
 
-def build_card(meta: CheckpointMeta, checkpoint_dir: Path, evaluation: Path | None = None) -> dict[str, Any]:
+def build_card(meta: CheckpointMeta, checkpoint_dir: Path, evaluation: Path | None = None) -> BundleCard:
     """The card for ``meta`` (CheckpointMeta); ``evaluation`` = a metrics.json (default: the run's)."""
     run = RunFolder.of_checkpoint(checkpoint_dir)
     evaluation = evaluation if evaluation is not None else run.metrics
-    return {
-        "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_VERSION,
-        "name": run.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cxrlab_version": __version__,
-        "intended_use": INTENDED_USE,
-        "limitations": list(LIMITATIONS),
-        "architecture": meta.architecture,
-        "classes": list(meta.classes),
-        "label_scheme": meta.label_scheme.to_dict(),
-        "input": {"name": "input", "shape": ["batch", meta.in_chans, meta.input_size, meta.input_size],
-                  "dtype": "float32", "size": meta.input_size, "channels": meta.in_chans},
-        "preprocessing": {**_preprocessing(meta.preprocess), "mean": list(meta.mean), "std": list(meta.std),
-                          "steps": "decode (PNG/JPEG/DICOM, MONOCHROME2) -> 8-bit gray -> resize/equalise "
-                                   "(cxrlab.data.preprocess) -> x/255 -> (x - mean) / std"},
-        "pretrained_weights": dict(meta.weights_origin),
-        "temperature": float(meta.temperature or 1.0),
-        "thresholds": _finite(meta.thresholds),
-        "metrics": {"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
-        "training_data": training_data(run.split_manifest),
-        "source": {"checkpoint": str(checkpoint_dir), "epoch": meta.epoch, "git_commit": meta.git_commit,
-                   "checkpoint_created": meta.created, "versions": dict(meta.versions)},
-    }
-
-
-def _preprocessing(cfg: PreprocessConfig) -> dict[str, Any]:
-    """The PreprocessConfig fields of the card's ``preprocessing`` (the size is ``input.size``)."""
-    return {k: v for k, v in to_dict(cfg).items() if k != "size"}
-
-
-def card_preprocess(card: dict[str, Any]) -> PreprocessConfig:
-    """The :class:`PreprocessConfig` a bundle's card describes (``input.size`` + ``preprocessing``)."""
-    names = {f.name for f in fields(PreprocessConfig)}
-    data = {k: v for k, v in card["preprocessing"].items() if k in names}
-    data["size"] = card["input"]["size"]
-    return from_dict(PreprocessConfig, data, where="card.json preprocessing")
+    return BundleCard(
+        name=run.name,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        cxrlab_version=__version__,
+        intended_use=INTENDED_USE,
+        limitations=LIMITATIONS,
+        architecture=meta.architecture,
+        classes=meta.classes,
+        label_scheme=meta.label_scheme,
+        input_size=meta.input_size,
+        in_chans=meta.in_chans,
+        preprocess=meta.preprocess,
+        mean=meta.mean,
+        std=meta.std,
+        pretrained_weights=dict(meta.weights_origin),
+        temperature=float(meta.temperature or 1.0),
+        thresholds=_finite(meta.thresholds),
+        metrics={"validation_during_training": _finite(meta.metrics), "evaluation": _evaluation(evaluation)},
+        training_data=training_data(run.split_manifest),
+        source={"checkpoint": str(checkpoint_dir), "epoch": meta.epoch, "git_commit": meta.git_commit,
+                "checkpoint_created": meta.created, "versions": dict(meta.versions)},
+    )
 
 
 def training_data(split_manifest: Path) -> dict[str, Any] | None:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.config import PreprocessConfig
 from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.overlay import display_film, normalize_cam
 from cxrlab.export.bundle_file import BundleError, read_bundle
-from cxrlab.export.card import card_preprocess
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
 from cxrlab.predict.decision import Decision, class_thresholds, decide
 
@@ -45,18 +44,18 @@ class Film:
 
 
 class Predictor:
-    def __init__(self, session, card: dict[str, Any], source: str = "") -> None:
+    def __init__(self, session, card: BundleCard, source: str = "") -> None:
         self.session = session
         self.card = card
         self.source = source
-        self.classes: tuple[str, ...] = tuple(card["classes"])
-        self.preprocess_config: PreprocessConfig = card_preprocess(card)
+        self.classes: tuple[str, ...] = card.classes
+        self.preprocess_config: PreprocessConfig = card.preprocess
         require_whole_film(self.preprocess_config, source or "model")
-        self.mean = tuple(card["preprocessing"]["mean"])
-        self.std = tuple(card["preprocessing"]["std"])
-        self.in_chans = int(card["input"]["channels"])
-        self.temperature = float(card.get("temperature") or 1.0)
-        self.thresholds = class_thresholds(card.get("thresholds"), self.classes)
+        self.mean = card.mean
+        self.std = card.std
+        self.in_chans = card.in_chans
+        self.temperature = card.temperature
+        self.thresholds = class_thresholds(card.thresholds, self.classes)
         outputs = [o.name for o in session.get_outputs()]
         if "logits" not in outputs or [i.name for i in session.get_inputs()] != ["input"]:
             raise BundleError(f"{source}: model.onnx does not have the input/outputs its card describes")

@@ -86,11 +86,11 @@ def _routes(app: FastAPI) -> None:
     @app.get("/health", response_model=Health, responses=bug)
     def health(request: Request) -> Health:
         p: Predictor = request.app.state.predictor
-        return Health(status="ok", model=p.card.get("name"), classes=list(p.classes), heatmaps=p.has_heatmaps)
+        return Health(status="ok", model=p.card.name, classes=list(p.classes), heatmaps=p.has_heatmaps)
 
     @app.get("/v1/model", response_model=ModelCard, response_model_exclude_unset=True, responses=bug)
     def model_card(request: Request) -> ModelCard:
-        return ModelCard.model_validate(request.app.state.predictor.card)
+        return ModelCard.model_validate(request.app.state.predictor.card.to_dict())
 
     @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_unset=True,
               responses=error_responses(*predict_error_kinds()), openapi_extra={"requestBody": PREDICT_BODY})
@@ -142,8 +142,8 @@ def prediction_response(pred: Prediction, predictor: Predictor, name: str, heatm
         film=film_info,
         dicom=DicomFields(**{k: meta[k] for k in DICOM_FIELDS if meta.get(k)}),
         temperature=predictor.temperature,
-        model=predictor.card.get("name"),
-        intended_use=predictor.card.get("intended_use"),
+        model=predictor.card.name,
+        intended_use=predictor.card.intended_use,
         **extra,
     )
 

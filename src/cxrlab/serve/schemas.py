@@ -23,7 +23,8 @@ class Health(BaseModel):
 
 
 class ModelCard(BaseModel):
-    """``GET /v1/model``: the bundle's ``card.json`` as it is (keys other than these pass through)."""
+    """``GET /v1/model``: the bundle's card (``BundleCard.to_dict()``, the JSON of ``card.json``;
+    keys other than these pass through)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -171,7 +171,7 @@ def adapt_run(run: str | Path, films, out: str | Path, options: AdaptOptions = A
     }
     reference = Reference(site.films, {"kind": "adaptation", "what": f"the {len(views)} films of {name} this bundle "
                                        "was adapted on", "origin": site.origin, "films": len(views)})
-    metrics = build_card(meta, folder)["metrics"]
+    metrics = build_card(meta, folder).metrics
     card_updates = {"name": f"{RunFolder.of_checkpoint(folder).name}-adapted-{name}", "adaptation": record,
                     "limitations": [*LIMITATIONS, ADAPTED_LIMITATION],
                     "metrics": {**metrics, "note": "measured before adaptation, on the training distribution: "

@@ -142,7 +142,7 @@ def check_site(bundle: str | Path, films, options: CheckOptions = CheckOptions()
         except ProfileError as exc:
             no_profile = str(exc)
     else:
-        no_profile = (bundle_data.card.get("training_profile") or {}).get("note") or f"no {PROFILE_FILE} in the bundle"
+        no_profile = (bundle_data.card.extra.get("training_profile") or {}).get("note") or f"no {PROFILE_FILE} in the bundle"
     cannot: list[str] = []
     images = image_differences(profile, site.films) if profile else []
     features, scores, coords = _features(profile, outputs.features, options, cannot)
@@ -152,7 +152,7 @@ def check_site(bundle: str | Path, films, options: CheckOptions = CheckOptions()
     summary = {
         "verdict": verdict(profile, images, features, predictions, no_profile),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "bundle": {"path": str(bundle), "name": bundle_data.card.get("name"), "classes": list(classes),
+        "bundle": {"path": str(bundle), "name": bundle_data.card.name, "classes": list(classes),
                    "model_sha256": bundle_data.sha256.get("model.onnx")},
         "site": {**site.describe(), "raw": _site_summary(site.films)},
         "reference": ({**profile.reference, "films": profile.films} if profile else None),

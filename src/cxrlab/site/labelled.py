@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.data.films import FilmSet, load_films
 from cxrlab.site.inputs import SiteError
 
@@ -97,7 +98,8 @@ def labelled_outputs(predictor, source, workers: int = 2, batch_size: int = 64) 
     """Read the label table, decode its films with the bundle's preprocessing, run the model."""
     from cxrlab.export.profile import run_session
 
-    table, excluded, origin = read_labels(source, predictor.classes, predictor.card.get("label_scheme"))
+    scheme = predictor.card.label_scheme
+    table, excluded, origin = read_labels(source, predictor.classes, scheme.to_dict() if scheme else None)
     films = load_films(table["path"].tolist(), predictor.preprocess_config, workers)
     if films.errors:
         excluded["unreadable film"] += len(films.errors)
@@ -141,8 +143,8 @@ def site_metrics(logits: np.ndarray, targets: np.ndarray, units: np.ndarray, cla
             "nll": nll(logits, targets, temperature), **calibration_summary(probs, targets), **intervals}
 
 
-def card_threshold(card: dict, target_class: str) -> float | None:
-    value = (card.get("thresholds") or {}).get(target_class)
+def card_threshold(card: BundleCard, target_class: str) -> float | None:
+    value = card.thresholds.get(target_class)
     if isinstance(value, dict):
         value = value.get("threshold")
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

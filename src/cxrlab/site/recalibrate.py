@@ -16,7 +16,7 @@ The new bundle keeps the ONNX graph (and training profile) byte for byte; only t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -146,12 +146,11 @@ def recalibrate_bundle(bundle: str | Path, labels, out: str | Path,
                                                         "unit": "patient" if _has_patients(site) else "film"},
         "warnings": warnings,
     }
-    card = dict(source.card)
-    card["temperature"] = float(temperature)
-    card["thresholds"] = {**(card.get("thresholds") or {}), **({target: float(new_thr)} if new_thr is not None else {})}
-    card["site_calibration"] = _finite(record)
-    card["limitations"] = [*card.get("limitations", []), RECALIBRATED_LIMITATION]
-    card["name"] = f"{card.get('name', 'model')}-recalibrated"
+    old = source.card
+    card = replace(old, temperature=float(temperature),
+                   thresholds={**old.thresholds, **({target: float(new_thr)} if new_thr is not None else {})},
+                   extra={**old.extra, "site_calibration": _finite(record)},
+                   limitations=(*old.limitations, RECALIBRATED_LIMITATION), name=f"{old.name or 'model'}-recalibrated")
     path = write_bundle(out, source.onnx, card, source.extras)
     read_bundle(path)  # verify what was written
     return RecalibrateReport(Path(path), record, tuple(warnings))
