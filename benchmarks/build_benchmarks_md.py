@@ -24,6 +24,7 @@ SECTIONS = [  # (file, title)
     ("loso.md", "Leave-one-source-out: does the recipe learn disease or source? (issue 7)"),
     ("loso_adult.md", "Leave-one-source-out with adult disease and ImageNet transfer learning: the default recipe (issue 14)"),
     ("reader.md", "Image reader: pydicom's corpus, DICOM decoders, hostile files (issues 15, 18)"),
+    ("site.md", "A new hospital: site check, adaptation without labels (AdaBN), few-label recalibration (issue 17)"),
 ]
 
 

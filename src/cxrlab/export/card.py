@@ -38,8 +38,9 @@ LIMITATIONS = (
     "validation split of the training distribution; both shift with prevalence and source.",
     "Measured failure modes of the default recipe on public sources it never saw (leave-one-source-out, "
     "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
-    "collections were called COVID (87 % at the operating point), unseen tuberculosis films up to 56 %, "
-    "adult pneumonia vs normal AUROC 0.56-0.68. Run 'cxrlab loso' on your own sources and export with "
+    "collections were called COVID (78-87 % at the operating point over two seeds); unseen adult "
+    "tuberculosis and pneumonia films 21-27 % at the operating point (2-4 % at the arg-max); adult "
+    "pneumonia vs normal AUROC 0.53-0.68. Run 'cxrlab loso' on your own sources and export with "
     "--loso to put this model's own held-out results in 'external_validation'.",
     "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
     "get a confident but meaningless answer.",
