@@ -14,10 +14,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cxrlab.cli import build_app
-from cxrlab.data.preprocess import preprocess, to_model_input
+from cxrlab.data.model_view import read_view
+from cxrlab.data.preprocess import to_model_input
 from cxrlab.errors import CxrlabError
 from cxrlab.export.bundle import export_bundle
-from cxrlab.io.images import read_image, to_uint8
+from cxrlab.io.images import read_image
 from cxrlab.models.loading import load_checkpoint
 from cxrlab.predict.batch import predict_files, write_csv
 from cxrlab.predict.decision import class_thresholds, decide
@@ -95,7 +96,8 @@ def test_predictor_matches_the_torch_model_with_temperature(bundle, image_files)
     model, meta = load_checkpoint(run)
     predictor = Predictor.from_bundle(path)
     rows = list(predict_files(predictor, [image_files["jpeg"], image_files["png16"]]))
-    gray = np.stack([preprocess(to_uint8(read_image(p)), meta.preprocess) for p in (image_files["jpeg"], image_files["png16"])])
+    # the reference view is training's (the cache's decode), which predict must reproduce
+    gray = np.stack([read_view(p, meta.preprocess) for p in (image_files["jpeg"], image_files["png16"])])
     with torch.no_grad():
         probs = torch.softmax(model(torch.from_numpy(to_model_input(gray, meta.mean, meta.std))) / 2.0, dim=1).numpy()
     got = np.array([[float(r[f"prob_{c}"]) for c in meta.classes] for r in rows])
@@ -239,3 +241,20 @@ def test_predict_prints_no_pydicom_warning_and_puts_it_in_the_warnings_column(bu
     row = _read(out)[0]
     assert row["label"] and row["warnings"] == (
         "DICOM: Invalid value for VR IS: '1.5'.; DICOM: Value \"1.5\" is not valid for elements with a VR of IS")
+
+
+def test_predict_sees_the_pixels_training_saw_for_a_jpeg(bundle, tmp_path):
+    """The bundle's view of a JPEG equals the training cache's (DCT-scaled decode), not a full decode."""
+    from cxrlab.data.cache.worker import cache_image
+
+    _, path = bundle
+    predictor = Predictor.from_bundle(path)
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:480, 0:480] / 480
+    pixels = np.clip(128 + 60 * np.sin(9 * xx) * np.cos(7 * yy) + rng.normal(0, 25, (480, 480)), 0, 255)
+    jpeg = tmp_path / "film.jpg"
+    Image.fromarray(pixels.astype(np.uint8)).save(jpeg, quality=90)
+    film_read = predictor.read(jpeg)
+    assert np.array_equal(film_read.view, cache_image(str(jpeg), predictor.preprocess_config))
+    assert np.array_equal(predictor.read(jpeg.read_bytes(), name="film.jpg").view, film_read.view)
+    assert (film_read.width, film_read.height) == (480, 480)

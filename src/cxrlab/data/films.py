@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.preprocess import preprocess
+from cxrlab.data.model_view import view_of
 from cxrlab.errors import ImageReadError
 from cxrlab.io.images import DEFAULT_MAX_PIXELS, read_image, to_uint8
 
@@ -56,7 +56,7 @@ def _load_one(path: str, cfg: PreprocessConfig, max_pixels: int):
     try:
         image = read_image(path, name=path, max_pixels=max_pixels)
         gray = to_uint8(image)
-        return preprocess(gray, cfg), film_stats(gray, image)
+        return view_of(image, path, cfg, name=path, max_pixels=max_pixels), film_stats(gray, image)
     except ImageReadError as exc:
         return exc.reason
     except OSError as exc:

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.preprocess import preprocess, row_boxes, to_model_input
+from cxrlab.data.model_view import read_view
+from cxrlab.data.preprocess import row_boxes, to_model_input
 from cxrlab.errors import ImageReadError
-from cxrlab.io.images import read_image, to_uint8
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def decode_images(df: pd.DataFrame, cfg: PreprocessConfig) -> LoadedSet:
     errors: dict[int, str] = {}
     for i, (path, box) in enumerate(zip(df["path"], row_boxes(df, cfg))):
         try:
-            images[i] = preprocess(to_uint8(read_image(path)), cfg, box)
+            images[i] = read_view(path, cfg, box=box)
             ok[i] = True
         except ImageReadError as exc:
             errors[i] = str(exc)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrlab.data.preprocess import preprocess, require_whole_film
+from cxrlab.data.model_view import view_of
+from cxrlab.data.preprocess import require_whole_film
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.gradcam import gradcam
 from cxrlab.explain.overlay import display_film, film_overlay, png_bytes
@@ -38,11 +39,13 @@ def explain_files(run: str | Path, paths: Sequence[str | Path], out_dir: str | P
     views, shown, readable = [], [], []
     for i, path in enumerate(paths):
         try:
-            gray = to_uint8(read_image(path))
+            image = read_image(path)
+            gray = to_uint8(image)
+            view = view_of(image, path, cfg)
         except ImageReadError as exc:
             results[i] = Explained(str(path), error=exc.reason)
             continue
-        views.append(preprocess(gray, cfg))
+        views.append(view)
         shown.append(display_film(gray))
         readable.append(i)
     if views:

@@ -13,7 +13,8 @@ import numpy as np
 
 from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.preprocess import preprocess, require_whole_film, to_model_input
+from cxrlab.data.model_view import view_of
+from cxrlab.data.preprocess import require_whole_film, to_model_input
 from cxrlab.errors import ImageReadError
 from cxrlab.explain.overlay import display_film, normalize_cam
 from cxrlab.export.bundle_file import BundleError, read_bundle
@@ -97,12 +98,13 @@ class Predictor:
         try:
             image = read_image(source, name=name, max_pixels=max_pixels)
             gray = to_uint8(image)
+            view = view_of(image, source, self.preprocess_config, name=name, max_pixels=max_pixels)
         except ImageReadError:
             raise
         except Exception as exc:  # a decoder bug on one odd file: that file's error, never a crash or a 500
             label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
             raise ImageReadError(label, f"unexpected error while decoding ({type(exc).__name__}: {exc})") from None
-        return Film(view=preprocess(gray, self.preprocess_config), warnings=tuple(image.warnings),
+        return Film(view=view, warnings=tuple(image.warnings),
                     meta=dict(image.meta), width=image.width, height=image.height,
                     display=display_film(gray) if keep_film else None)
 

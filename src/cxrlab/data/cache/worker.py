@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from cxrlab.config import PreprocessConfig
-from cxrlab.data.preprocess import preprocess
+from cxrlab.data.model_view import read_view
 from cxrlab.errors import ImageReadError
-from cxrlab.io.images import read_image, to_uint8
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,8 @@ class DecodeTask:
 def cache_image(path: str, cfg: PreprocessConfig, expected_sha1: str = "", box=None) -> np.ndarray:
     """One file -> preprocessed ``(size, size)`` uint8, exactly as the cache stores it.
 
-    JPEGs are decoded with DCT-domain downscaling to no less than ``cfg.size`` on each side (Pillow
-    ``draft``), which is several times faster for large files and changes the result by well under one
-    gray level on average (see docs/eda.md). Raises :class:`ImageReadError` for unreadable files and
+    The view is :func:`cxrlab.data.model_view.read_view`'s (JPEGs decoded with DCT-domain
+    downscaling), the same pixels predict and serve give the model. Raises :class:`ImageReadError` for unreadable files and
     for files whose bytes no longer match the manifest's ``sha1``.
     """
     try:
@@ -49,9 +47,7 @@ def cache_image(path: str, cfg: PreprocessConfig, expected_sha1: str = "", box=N
     if expected_sha1 and hashlib.sha1(data).hexdigest() != expected_sha1:
         raise ImageReadError(path, "file changed since it was indexed (its SHA-1 differs from the manifest); "
                                    "re-run 'cxrlab index'")
-    reduce_to = cfg.size if box is None else int(np.ceil(cfg.size / max(min(box[2] - box[0], box[3] - box[1]), 0.05)))
-    image = read_image(data, name=path, reduce_to=reduce_to)
-    return preprocess(to_uint8(image), cfg, box)
+    return read_view(data, cfg, name=path, box=box)
 
 
 def decode_chunk(task: DecodeTask) -> dict[int, str]:
