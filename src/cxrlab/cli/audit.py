@@ -27,7 +27,7 @@ def audit_command(
     """Find exact and near-duplicate films (re-encoded, resized, slightly cropped, re-windowed) within
     and across sources and splits; flag label conflicts and patients on two sides of a split.
     Writes dup_group into the manifest and pairs.csv, groups.csv, summary.json, near_pairs.png."""
-    from cxrlab.cli.progress import progress_bar
+    from cxrlab.io.progress_bar import progress_bar
     from cxrlab.data.audit.run import run_audit
     from cxrlab.data.audit.report import write_audit
     from cxrlab.data.audit.duplicates import DuplicateConfig

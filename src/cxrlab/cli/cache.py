@@ -27,7 +27,7 @@ def cache_command(
 ) -> None:
     """Decode, convert to 8-bit and resize every manifest image once into a memory-mapped cache that
     training reuses. Rows already cached (same file, same settings) are reused, changed ones rebuilt."""
-    from cxrlab.cli.progress import progress_bar
+    from cxrlab.io.progress_bar import progress_bar
     from cxrlab.config import PreprocessConfig
     from cxrlab.data.cache.store import build_cache
     from cxrlab.data.manifest import read_manifest

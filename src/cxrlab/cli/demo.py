@@ -32,7 +32,7 @@ def demo(
     """Run the whole pipeline in one go: data -> index -> audit -> split -> eda -> cache -> train ->
     evaluate -> export -> predict. Without --data it generates SYNTHETIC chest films (not real
     patients). Writes into cxrlab-out/, where the other commands look, unless --out says otherwise."""
-    from cxrlab.cli.progress import progress_bar
+    from cxrlab.io.progress_bar import progress_bar
     from cxrlab.demo.run import run_demo, summary
     from cxrlab.demo.state import DemoConfig
 

@@ -25,7 +25,7 @@ def index_command(
     """Index dataset folders into a manifest: one row per usable image (label, source, patient,
     view, size, hashes). Layouts are recognised automatically: per-folder manifest.csv, ieee8023
     metadata CSV, Kermany chest_xray/, class-per-folder (COVID-19 Radiography Database...), DICOM."""
-    from cxrlab.cli.progress import progress_bar
+    from cxrlab.io.progress_bar import progress_bar
     from cxrlab.data.index.indexer import index_datasets, write_index
     from cxrlab.errors import CxrlabError
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -59,27 +57,3 @@ class TrainProgress:
                      f"val loss {fmt('val_loss')} acc {fmt('val_accuracy')}")
         self.message(f"  val macro-F1 {fmt('val_macro_f1')} AUC {fmt('val_auc')} | "
                      f"{row.get('images_per_s', 0):.1f} img/s{star}")
-
-
-@contextmanager
-def cache_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """The ``progress(done, total)`` callback for the cache built before training: a Rich bar on
-    stderr, started at its first call (after the cache's worker processes), or None."""
-    if not enabled:
-        yield None
-        return
-    shown: dict = {}
-
-    def update(done: int, total: int) -> None:
-        if not shown:
-            shown["bar"] = Progress(TextColumn("[bold]caching[/]"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
-            shown["bar"].start()
-            shown["task"] = shown["bar"].add_task("cache", total=total)
-        shown["bar"].update(shown["task"], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if shown:
-            shown["bar"].stop()

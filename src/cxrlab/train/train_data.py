@@ -83,12 +83,12 @@ def load_train_data(df: pd.DataFrame, scheme: LabelScheme, cache_root: str, prep
                     source: str = "manifest") -> TrainData:
     """Select rows and fetch their preprocessed images (rank 0 builds the cache, others open it)."""
     from cxrlab.data.cache.store import build_cache, open_cache
-    from cxrlab.train.progress import cache_bar
+    from cxrlab.io.progress_bar import progress_bar
 
     rows, excluded = select_rows(df, scheme, source)
     store = None
     if ctx.is_main:
-        with cache_bar(progress) as bar:
+        with progress_bar("caching", progress) as bar:
             store = build_cache(rows, cache_root, preprocess, workers=cache_workers, progress=bar)
     barrier(ctx)
     if store is None:

@@ -1,4 +1,5 @@
-"""The progress bar the CLI passes to the library as a ``progress(done, total)`` callback."""
+"""The Rich progress bar every long job shows, as the library's ``progress(done, total)`` callback
+(the CLI passes it to index, audit, cache and the demo; training uses it for its cache build)."""
 
 from __future__ import annotations
 
