@@ -13,8 +13,7 @@ from cxrlab.train.train_data import select_rows
 from cxrlab.train.losses import FocalLoss, balanced_class_weights, build_criterion
 from cxrlab.metrics.classification import validation_metrics
 from cxrlab.train.optim import warmup_cosine
-from cxrlab.train.sampling import (WeightedEpochSampler, build_eval_sampler, build_train_sampler, class_balanced_weights,
-                                   source_balanced_weights)
+from cxrlab.train.sampling import WeightedEpochSampler, build_eval_sampler, build_train_sampler, class_balanced_weights
 
 
 def test_config_yaml_overrides_and_options(tmp_path):
@@ -136,19 +135,14 @@ def test_amp_choice():
         amp_dtype("fp16", cpu)
 
 
-def test_source_balanced_weights_give_each_class_and_each_source_within_it_an_equal_share():
-    # class 0: 6 films from A, 2 from B; class 1: 4 films from A only
-    targets = np.array([0] * 8 + [1] * 4)
-    sources = np.array(["A"] * 6 + ["B"] * 2 + ["A"] * 4)
-    w = source_balanced_weights(targets, sources)
-    share = lambda mask: w[mask].sum() / w.sum()  # noqa: E731
-    assert share(targets == 0) == pytest.approx(0.5) and share(targets == 1) == pytest.approx(0.5)
-    assert share((targets == 0) & (sources == "A")) == pytest.approx(0.25)
-    assert share((targets == 0) & (sources == "B")) == pytest.approx(0.25)
-    # the two B films are each drawn 3x as often as an A film of the same class
-    assert w[7] / w[0] == pytest.approx(3.0)
-    drawn = list(build_train_sampler(targets, True, seed=0, sources=sources))
-    assert set(drawn) <= set(range(12)) and len(drawn) == 12
+def test_a_removed_imbalance_choice_is_refused_with_the_reason(tmp_path):
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("loss: {imbalance: source-balanced}\n")
+    with pytest.raises(ConfigError, match=r"loss.imbalance: 'source-balanced' is not allowed \(source-balanced "
+                                          r"sampling was removed.*Removed options.*choose one of none, "):
+        load_train_config(cfg)
+    with pytest.raises(ConfigError, match="source-balanced sampling was removed"):
+        load_train_config(None, ["loss.imbalance=source-balanced"])
 
 
 def test_epoch_summary_lines_fit_80_columns():

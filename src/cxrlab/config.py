@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from cxrlab.choices import CropMode, EqualizeMode, ResizeMode
+from cxrlab.choices import REMOVED_CHOICES, CropMode, EqualizeMode, ResizeMode
 from cxrlab.errors import ConfigError
 
 T = TypeVar("T")
@@ -68,7 +68,8 @@ def check_choice(literal: Any, value: Any, where: str) -> Any:
     value and the allowed values."""
     allowed = typing.get_args(literal)
     if value not in allowed:
-        raise ConfigError(f"{where}: {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+        reason = f" ({REMOVED_CHOICES[value]})" if isinstance(value, str) and value in REMOVED_CHOICES else ""
+        raise ConfigError(f"{where}: {value!r} is not allowed{reason}; choose one of {', '.join(map(str, allowed))}")
     return value
 
 

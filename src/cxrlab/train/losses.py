@@ -40,15 +40,15 @@ class FocalLoss(nn.Module):
 
 def build_criterion(imbalance: str, train_targets: np.ndarray, num_classes: int,
                     focal_gamma: float = 2.0, label_smoothing: float = 0.0) -> nn.Module:
-    """The training loss for ``imbalance`` = none | weighted-loss | sampler | source-balanced | focal.
+    """The training loss for ``imbalance`` = none | weighted-loss | sampler | focal.
 
-    ``sampler`` and ``source-balanced`` balance the batches instead, so its loss is plain cross-entropy; ``focal`` keeps
+    ``sampler`` balances the batches instead, so its loss is plain cross-entropy; ``focal`` keeps
     the balanced class weights as its alpha. ``group-dro`` needs the training groups: build
     :class:`cxrlab.train.group_dro.GroupDROLoss` instead.
     """
     if imbalance == "group-dro":
         raise ValueError("group-dro needs group indices: use cxrlab.train.group_dro.GroupDROLoss")
-    if imbalance in ("none", "sampler", "source-balanced"):
+    if imbalance in ("none", "sampler"):
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     weight = balanced_class_weights(train_targets, num_classes)
     if imbalance == "focal":

@@ -1,8 +1,7 @@
 """Samplers whose order depends only on (seed, epoch): resumable and DDP-aware.
 
 Uniform shuffling uses torch's ``DistributedSampler`` (also for one process); class-balanced
-sampling draws with replacement with probability ``1 / count(class)``, then shards across ranks;
-source-balanced sampling also gives every source of a class an equal share of that class's draws.
+sampling draws with replacement with probability ``1 / count(class)``, then shards across ranks.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DistributedSampler, Sampler
 
@@ -46,25 +44,13 @@ def class_balanced_weights(targets: np.ndarray) -> np.ndarray:
     return 1.0 / counts[targets]
 
 
-def source_balanced_weights(targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Per-sample weight such that every class is drawn equally often and, within a class, every
-    source is too: ``1 / (sources_in(class) * count(class, source))``. A source that holds only a
-    few films of a class (e.g. adult pneumonia among pediatric pneumonia) is drawn as often as the
-    big one, so "which hospital" stops predicting the class."""
-    df = pd.DataFrame({"target": np.asarray(targets), "source": np.asarray(sources)})
-    cell_count = df.groupby(["target", "source"])["target"].transform("size").to_numpy(dtype=np.float64)
-    sources_in_class = df.groupby("target")["source"].transform("nunique").to_numpy(dtype=np.float64)
-    return 1.0 / (sources_in_class * cell_count)
-
-
 def build_train_sampler(targets: np.ndarray, balanced: bool, seed: int, rank: int = 0, world: int = 1,
-                        sources: np.ndarray | None = None, num_samples: int | None = None) -> Sampler[int]:
-    """Uniform shuffling, or (``balanced``) class-balanced draws - also source-balanced when
-    ``sources`` (one source name per sample) is given. ``num_samples``: draws per epoch of the
-    balanced samplers (default: as many as there are samples)."""
+                        num_samples: int | None = None) -> Sampler[int]:
+    """Uniform shuffling, or (``balanced``) class-balanced draws. ``num_samples``: draws per epoch of
+    the balanced sampler (default: as many as there are samples)."""
     if balanced:
-        weights = class_balanced_weights(targets) if sources is None else source_balanced_weights(targets, sources)
-        return WeightedEpochSampler(weights, seed=seed, rank=rank, world=world, num_samples=num_samples)
+        return WeightedEpochSampler(class_balanced_weights(targets), seed=seed, rank=rank, world=world,
+                                    num_samples=num_samples)
     return DistributedSampler(range(len(targets)), num_replicas=world, rank=rank, shuffle=True, seed=seed)
 
 

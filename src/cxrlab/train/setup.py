@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from cxrlab.errors import ConfigError
 from cxrlab.train.config import TrainConfig
-from cxrlab.train.train_data import TRAIN, TrainData
+from cxrlab.train.train_data import TrainData
 from cxrlab.train.distributed import DistContext
 from cxrlab.train.history import RunLog
 from cxrlab.train.loop import StepContext
@@ -93,8 +93,7 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     source_ids, source_names = train_source_ids(cfg, data)
     train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size,
                                      cfg.seed, source_ids)
-    sources = data.split(TRAIN)["source"].to_numpy() if cfg.loss.imbalance == "source-balanced" else None
-    train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device, sources)
+    train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device)
     criterion = build_run_criterion(cfg, data, model, device, source_ids, source_names)
     from cxrlab.train.optim import build_optimizer, build_scheduler
 
@@ -131,15 +130,13 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resum
     return model
 
 
-def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device,
-             sources=None) -> tuple[DataLoader, DataLoader]:
+def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device) -> tuple[DataLoader, DataLoader]:
     from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
 
-    balanced = cfg.loss.imbalance in ("sampler", "source-balanced", "group-dro")
+    balanced = cfg.loss.imbalance in ("sampler", "group-dro")
     if cfg.samples_per_epoch and not balanced:
-        raise ConfigError("samples_per_epoch needs a class-balanced sampler (loss.imbalance sampler, "
-                          "source-balanced or group-dro)")
-    sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world, sources=sources,
+        raise ConfigError("samples_per_epoch needs a class-balanced sampler (loss.imbalance sampler or group-dro)")
+    sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world,
                                   num_samples=cfg.samples_per_epoch or None)
     common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
