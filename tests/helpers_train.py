@@ -10,7 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from cxrlab.data.index.fingerprint import fingerprint
-from cxrlab.data.manifest import read_manifest, write_manifest
+from cxrlab.data.manifest import write_manifest
 from cxrlab.data.synthetic.generate import make_synthetic_dataset
 
 LABELS = ("COVID", "Normal", "Pneumonia")
@@ -29,15 +29,6 @@ def make_manifest(root: Path, per_class: int = 12, size: int = 48, seed: int = 0
                          "format": "PNG", "sha1": hashlib.sha1(path.read_bytes()).hexdigest(), **fingerprint(gray),
                          "split": split})
     return write_manifest(pd.DataFrame(rows), root / "manifest.csv")
-
-
-def make_two_source_manifest(root: Path, per_class: int = 12, size: int = 32) -> Path:
-    """:func:`make_manifest` with every third film from a second source, "other-hospital": six
-    (class, source) groups for group DRO and the source adversary."""
-    manifest = make_manifest(root, per_class=per_class, size=size)
-    df = read_manifest(manifest)
-    df.loc[df.index % 3 == 0, "source"] = "other-hospital"
-    return write_manifest(df, manifest)
 
 
 def tiny_overrides(root: Path, name: str = "run", epochs: int = 2, size: int = 32) -> list[str]:

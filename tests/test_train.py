@@ -161,3 +161,19 @@ def test_epoch_summary_lines_fit_80_columns():
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
     assert lines[0].startswith("epoch 12: train loss 0.1235") and "val macro-F1 0.8765" in lines[1]
     assert lines[1].endswith("1234.5 img/s *best*")
+
+
+def test_removed_loss_options_refused_with_the_reason_and_an_older_runs_config_still_loads(tmp_path):
+    with pytest.raises(ConfigError, match=r"loss.imbalance: 'group-dro' is not allowed \(group DRO was removed"):
+        load_train_config(None, ["loss.imbalance=group-dro"])
+    with pytest.raises(ConfigError, match=r"loss.source_adversary: 0.5 is no longer an option \(the source "
+                                          r"adversary was removed"):
+        load_train_config(None, ["loss.source_adversary=0.5"])
+    # the config.yaml an older version saved into every run folder: the removed keys at their "off" values
+    old = tmp_path / "config.yaml"
+    old.write_text("loss: {imbalance: sampler, focal_gamma: 2.0, label_smoothing: 0.0, dro_eta: 0.01,\n"
+                   "       dro_adjustment: 0.0, source_adversary: 0.0, adversary_min_films: 50}\nepochs: 3\n")
+    cfg = load_train_config(old)
+    assert cfg.loss.imbalance == "sampler" and cfg.epochs == 3
+    with pytest.raises(ConfigError, match="unknown key"):  # a key that never existed is still an error
+        load_train_config(None, ["loss.dro_etta=0.1"])

@@ -19,13 +19,15 @@ CropMode = Literal["none", "lungs"]
 #: Which films train: every film, or adults only (pediatric train/val films dropped).
 TrainPopulation = Literal["all", "adult"]
 #: ``LossConfig.imbalance``: how class imbalance is handled.
-Imbalance = Literal["none", "weighted-loss", "sampler", "group-dro", "focal"]
+Imbalance = Literal["none", "weighted-loss", "sampler", "focal"]
 #: Values that were choices once and left the product because leave-one-source-out measured no gain
 #: with them; a config that still names one is told why (docs/train.md, "Removed options").
 REMOVED_CHOICES = {
     "source-balanced": "source-balanced sampling was removed: over two seeds it did no better than the "
                        "default class-balanced sampler on an unseen source (docs/train.md, 'Removed options'); "
                        "use sampler",
+    "group-dro": "group DRO was removed: it did no better than the default class-balanced sampler on an unseen "
+                 "source (docs/train.md, 'Removed options'); use sampler",
 }
 #: ``TrainConfig.monitor``: the validation metric that picks the best epoch.
 Monitor = Literal["val_macro_f1", "val_auc", "val_loss", "val_accuracy"]

@@ -79,10 +79,15 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "") -> T:
-    """Build ``cls`` from a mapping, recursing into nested dataclasses and checking types."""
-    data = dict(data or {})
-    if not isinstance(data, dict):
+    """Build ``cls`` from a mapping, recursing into nested dataclasses and checking types.
+
+    A dataclass may name keys it no longer has in a class attribute ``REMOVED_KEYS = {key: (inert,
+    reason)}``: a mapping that still holds one (the ``config.yaml`` of an older run) loads when the
+    value is ``inert`` (what meant "off"; ``None`` = every value was inert) and is refused with
+    ``reason`` otherwise."""
+    if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    data = _drop_removed_keys(cls, dict(data or {}), where)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
@@ -95,6 +100,16 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "") -> 
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where or cls.__name__}: {exc}") from None
+
+
+def _drop_removed_keys(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    for key, (inert, reason) in getattr(cls, "REMOVED_KEYS", {}).items():
+        if key in data:
+            value = data.pop(key)
+            if inert is not None and value != inert:
+                name = f"{where}.{key}" if where else key
+                raise ConfigError(f"{name}: {value!r} is no longer an option ({reason})")
+    return data
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

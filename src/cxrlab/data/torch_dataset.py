@@ -1,7 +1,6 @@
 """A torch ``Dataset`` over the preprocessing cache (a ``uint8 (N, S, S)`` memmap).
 
-Each item is ``(float32 (in_chans, S, S) normalised image, class index)``, plus the film's source index
-when the dataset is given ``source_ids`` (group DRO and the source adversary train on them). Reading a cached row is a
+Each item is ``(float32 (in_chans, S, S) normalised image, class index)``. Reading a cached row is a
 memory copy, so the pipeline costs little more than the augmentation itself.
 
 Augmentation randomness is seeded per (seed, epoch, sample): the images a run sees do not depend
@@ -31,7 +30,6 @@ class CachedImageDataset(Dataset):
     ``images``: ``(N, S, S)`` uint8 array or memmap (``CacheStore.images``); ``rows[i]`` is the cache
     row of item ``i``. ``augment``: a transforms-v2 transform on ``uint8 (1, S, S)`` tensors, or None
     (evaluation). Call :meth:`set_epoch` before each epoch so augmentations change between epochs.
-    ``source_ids``: optional source index per item, returned as the item's third element.
     """
 
     def __init__(
@@ -44,10 +42,9 @@ class CachedImageDataset(Dataset):
         in_chans: int = 1,
         augment: v2.Transform | None = None,
         seed: int = 0,
-        source_ids: Sequence[int] | None = None,
     ) -> None:
-        if len(rows) != len(targets) or (source_ids is not None and len(source_ids) != len(rows)):
-            raise ValueError(f"rows ({len(rows)}), targets ({len(targets)}) and source_ids differ in length")
+        if len(rows) != len(targets):
+            raise ValueError(f"rows ({len(rows)}) and targets ({len(targets)}) differ in length")
         self.images = images
         self.rows = np.asarray(rows, dtype=np.int64)
         self.targets = np.asarray(targets, dtype=np.int64)
@@ -56,7 +53,6 @@ class CachedImageDataset(Dataset):
         self.in_chans = in_chans
         self.augment = augment
         self.seed = seed
-        self.source_ids = None if source_ids is None else np.asarray(source_ids, dtype=np.int64)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -69,13 +65,11 @@ class CachedImageDataset(Dataset):
         """The cached ``uint8 (1, S, S)`` image of item ``index`` (copied out of the memmap)."""
         return torch.from_numpy(np.array(self.images[self.rows[index]], dtype=np.uint8))[None]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         x = self.raw(index)
         if self.augment is not None:
             with torch.random.fork_rng(devices=[]):
                 torch.default_generator.manual_seed(sample_seed(self.seed, self.epoch, index))
                 x = self.augment(x)
         x = normalize(x, self.mean, self.std, self.in_chans)
-        if self.source_ids is not None:
-            return x, int(self.targets[index]), int(self.source_ids[index])
         return x, int(self.targets[index])

@@ -75,25 +75,3 @@ def all_gather(ctx: DistContext, obj: Any) -> list[Any]:
 def any_rank(ctx: DistContext, flag: bool) -> bool:
     """True on every rank when it is true on at least one."""
     return all_sum(ctx, [1.0 if flag else 0.0])[0] > 0
-
-
-def average_gradients(ctx: DistContext, params) -> None:
-    """Mean of the parameters' gradients over ranks, for weights DDP does not wrap (a loss with
-    parameters of its own); nothing to do for one process."""
-    if not ctx.enabled:
-        return
-    for param in params:
-        if param.grad is None:  # every rank must join every all_reduce
-            param.grad = torch.zeros_like(param)
-        dist.all_reduce(param.grad)
-        param.grad /= ctx.world
-
-
-def sum_over_ranks(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """``tensor`` summed over the ranks of the initialised process group (itself for one process),
-    and the world size; for losses that see no ``DistContext``."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return tensor, 1
-    total = tensor.clone()
-    dist.all_reduce(total)
-    return total, dist.get_world_size()

@@ -77,7 +77,7 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     run = setup_run(cfg, ctx, run_dir, log, resumed=resumed)
     state = Progress()
     if resumed and has_checkpoint(run_dir):
-        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler, run.criterion)
+        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler)
         log(f"resumed after epoch {state.epoch}")
     elif resumed:
         log("resumed before the first checkpoint: starting from epoch 1")
@@ -131,8 +131,6 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         _save(run, state, row, improved)
         bar.epoch_summary(row, cfg.monitor, improved)
         run.log(_row_text(row))
-        if hasattr(run.criterion, "epoch_note"):  # group DRO weights, source adversary accuracy
-            run.log(run.criterion.epoch_note())
         if state.stopped:
             bar.message(f"stopping: {state.stopped}")
             break
@@ -191,7 +189,7 @@ def _save(run: Run, state: Progress, row: dict, improved: bool) -> None:
     folder = RunFolder(run.run_dir)
     if improved:
         save_checkpoint(folder.checkpoint("best"), run.model, meta)
-    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world, run.criterion)
+    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world)
     save_checkpoint(folder.checkpoint("last"), run.model, meta, train_state)
     write_history(run.run_dir, state.history)
     plot_curves(run.run_dir, state.history, run.cfg.monitor)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank, average_gradients
+from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank
 from cxrlab.train.optim import freeze_backbone_norm_stats
 
 
@@ -57,14 +57,13 @@ def train_one_epoch(
     total_loss = correct = seen = 0.0
     start = time.perf_counter()
     interrupted = False
-    for x, y, *source in loader:  # a third element: source indices (group DRO, source adversary)
+    for x, y in loader:
         x, y = step.to_device(x, y)
-        source = [s.to(step.device, non_blocking=True) for s in source]
         with step.autocast():
             logits = model(x)
-            loss = criterion(logits.float(), y, *source)
+            loss = criterion(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
-        _backward_step(loss, model, optimizer, step, scaler, lambda: average_gradients(ctx, criterion.parameters()))
+        _backward_step(loss, model, optimizer, step, scaler)
         scheduler.step()
         n = y.shape[0]
         total_loss += float(loss.detach()) * n
@@ -80,17 +79,15 @@ def train_one_epoch(
             "seconds": time.perf_counter() - start, "interrupted": interrupted}
 
 
-def _backward_step(loss, model, optimizer, step: StepContext, scaler, sync_loss_grads) -> None:
+def _backward_step(loss, model, optimizer, step: StepContext, scaler) -> None:
     if scaler is not None:
         scaler.scale(loss).backward()
-        sync_loss_grads()
         scaler.unscale_(optimizer)
         _clip(model, step.grad_clip)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
-        sync_loss_grads()
         _clip(model, step.grad_clip)
         optimizer.step()
 

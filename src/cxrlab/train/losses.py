@@ -43,11 +43,8 @@ def build_criterion(imbalance: str, train_targets: np.ndarray, num_classes: int,
     """The training loss for ``imbalance`` = none | weighted-loss | sampler | focal.
 
     ``sampler`` balances the batches instead, so its loss is plain cross-entropy; ``focal`` keeps
-    the balanced class weights as its alpha. ``group-dro`` needs the training groups: build
-    :class:`cxrlab.train.group_dro.GroupDROLoss` instead.
+    the balanced class weights as its alpha.
     """
-    if imbalance == "group-dro":
-        raise ValueError("group-dro needs group indices: use cxrlab.train.group_dro.GroupDROLoss")
     if imbalance in ("none", "sampler"):
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     weight = balanced_class_weights(train_targets, num_classes)

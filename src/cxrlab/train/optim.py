@@ -41,10 +41,8 @@ def freeze_backbone_norm_stats(model: nn.Module) -> None:
             module.eval()
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig, backbone_lr_mult: float = 1.0,
-                    extra: nn.Module | None = None) -> torch.optim.AdamW:
-    """AdamW; no weight decay on biases and norm parameters (1-D), lower LR for the backbone.
-    ``extra``'s parameters (a loss with weights of its own, e.g. the source adversary) train at ``lr``."""
+def build_optimizer(model: nn.Module, cfg: OptimConfig, backbone_lr_mult: float = 1.0) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases and norm parameters (1-D), lower LR for the backbone."""
     head = head_parameter_names(model)
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
@@ -53,9 +51,6 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, backbone_lr_mult: float 
     for (is_head, decay), params in sorted(groups.items()):
         lr = cfg.lr if is_head or not head else cfg.lr * backbone_lr_mult
         param_groups.append({"params": params, "lr": lr, "weight_decay": cfg.weight_decay if decay else 0.0})
-    extra_params = list(extra.parameters()) if extra is not None else []
-    if extra_params:
-        param_groups.append({"params": extra_params, "lr": cfg.lr, "weight_decay": cfg.weight_decay})
     return torch.optim.AdamW(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 

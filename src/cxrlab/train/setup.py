@@ -88,16 +88,16 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     if origin:
         log(f"initial weights: {origin.get('package') or origin.get('file') or origin.get('model')} "
             f"{origin.get('sha256', '')[:12]}")
-    from cxrlab.train.criterion import build_run_criterion, train_source_ids
-
-    source_ids, source_names = train_source_ids(cfg, data)
     train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size,
-                                     cfg.seed, source_ids)
+                                     cfg.seed)
     train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device)
-    criterion = build_run_criterion(cfg, data, model, device, source_ids, source_names)
+    from cxrlab.train.losses import build_criterion
+
+    criterion = build_criterion(cfg.loss.imbalance, train_ds.targets, len(data.scheme.classes),
+                                cfg.loss.focal_gamma, cfg.loss.label_smoothing).to(device)
     from cxrlab.train.optim import build_optimizer, build_scheduler
 
-    optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult, extra=criterion)
+    optimizer = build_optimizer(model, cfg.optim, cfg.model.backbone_lr_mult)
     scheduler = build_scheduler(optimizer, cfg.optim, len(train_loader), cfg.epochs)
     dtype = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
@@ -133,9 +133,9 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resum
 def _loaders(cfg: TrainConfig, ctx: DistContext, train_ds, val_ds, device) -> tuple[DataLoader, DataLoader]:
     from cxrlab.train.sampling import build_eval_sampler, build_train_sampler
 
-    balanced = cfg.loss.imbalance in ("sampler", "group-dro")
+    balanced = cfg.loss.imbalance == "sampler"
     if cfg.samples_per_epoch and not balanced:
-        raise ConfigError("samples_per_epoch needs a class-balanced sampler (loss.imbalance sampler or group-dro)")
+        raise ConfigError("samples_per_epoch needs the class-balanced sampler (loss.imbalance=sampler)")
     sampler = build_train_sampler(train_ds.targets, balanced, cfg.seed, ctx.rank, ctx.world,
                                   num_samples=cfg.samples_per_epoch or None)
     common = {"num_workers": cfg.data.workers, "pin_memory": device.type == "cuda"}

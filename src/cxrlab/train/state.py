@@ -45,10 +45,8 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int,
-                     criterion: nn.Module | None = None) -> dict:
+def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int) -> dict:
     return {
-        "criterion": criterion.state_dict() if criterion is not None else {},  # group DRO q, adversary head
         "epoch": progress.epoch,
         "history": progress.history,
         "best": progress.best,
@@ -71,9 +69,8 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return True
 
 
-def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler,
-            criterion: nn.Module | None = None) -> Progress:
-    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler/criterion."""
+def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> Progress:
+    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler."""
     folder = resolve_checkpoint_dir(RunFolder(run_dir).checkpoint("last"), "last")
     state = load_train_state(folder)
     if state is None:
@@ -83,8 +80,6 @@ def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler,
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    if criterion is not None and state.get("criterion"):
-        criterion.load_state_dict(state["criterion"])
     torch.set_rng_state(state["torch_rng"])
     stopped = str(state.get("stopped", ""))
     return Progress(epoch=int(state["epoch"]), history=list(state["history"]), best=state["best"],

@@ -102,12 +102,11 @@ def load_train_data(df: pd.DataFrame, scheme: LabelScheme, cache_root: str, prep
 
 
 def make_datasets(data: TrainData, mean, std, in_chans: int, augment: AugmentConfig, size: int,
-                  seed: int, train_source_ids: np.ndarray | None = None) -> tuple[CachedImageDataset, CachedImageDataset]:
-    """The (augmented) training set - yielding ``train_source_ids`` too when given - and the plain
-    validation set."""
+                  seed: int) -> tuple[CachedImageDataset, CachedImageDataset]:
+    """The (augmented) training set and the plain validation set."""
     train, val = data.split(TRAIN), data.split(VAL)
     train_ds = CachedImageDataset(data.images, train["cache_row"].to_numpy(), train["target"].to_numpy(),
-                                  mean, std, in_chans, build_augment(augment, size), seed, train_source_ids)
+                                  mean, std, in_chans, build_augment(augment, size), seed)
     val_ds = CachedImageDataset(data.images, val["cache_row"].to_numpy(), val["target"].to_numpy(),
                                 mean, std, in_chans, None, seed)
     return train_ds, val_ds
