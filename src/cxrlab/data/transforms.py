@@ -38,9 +38,9 @@ class AugmentConfig:
     noise: float = 0.02  # std of Gaussian noise on the 0-1 scale (0 = off)
     blur_p: float = 0.1  # probability of a mild Gaussian blur
     hflip_p: float = 0.0  # off by default: laterality (heart on the left) is anatomy, not noise
-    # probability of a "web copy": downscaled, upscaled and JPEG-compressed again; 0.5 by leave-one-source-out
-    # (benchmarks/results/loso_adult.md: better on the unseen source and inside, over two seeds)
-    degrade_p: float = 0.5
+    # probability of a "web copy": downscaled, upscaled and JPEG-compressed again; off by default:
+    # better on the unseen ieee8023 source, worse on unseen COVID-QU-Ex (benchmarks/results/loso_adult.md)
+    degrade_p: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("rotation", "translate", "scale", "brightness", "contrast", "gamma", "noise"):

@@ -38,11 +38,10 @@ LIMITATIONS = (
     "validation split of the training distribution; both shift with prevalence and source.",
     "Measured failure modes of the default recipe on public sources it never saw (leave-one-source-out, "
     "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
-    "collections were called COVID (78-80 % at the operating point over two seeds); unseen adult "
-    "tuberculosis and pneumonia films 21-27 % at the operating point (2-4 % at the arg-max, measured "
-    "without web-copy augmentation); adult pneumonia vs normal AUROC 0.62-0.70; unseen COVID "
-    "sensitivity 0.88-0.93 at the operating point. Run 'cxrlab loso' on your own sources and export "
-    "with --loso to put this model's own held-out results in 'external_validation'.",
+    "collections were called COVID (78-87 % at the operating point over two seeds); unseen adult "
+    "tuberculosis and pneumonia films 21-27 % at the operating point (2-4 % at the arg-max); adult "
+    "pneumonia vs normal AUROC 0.53-0.68. Run 'cxrlab loso' on your own sources and export with "
+    "--loso to put this model's own held-out results in 'external_validation'.",
     "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
     "get a confident but meaningless answer.",
     "Heatmaps (class activation maps) show which regions drove the score, not where disease is; they "

@@ -15,8 +15,7 @@ from cxrlab.data.transforms import AugmentConfig
 from cxrlab.errors import ConfigError
 
 #: The default recipe (chosen by leave-one-source-out, benchmarks/results/loso_adult.md): ImageNet
-#: EfficientNet-Lite0 from its PyPI package, fine-tuned at 128 px for 6 x 3,000 class-balanced draws, with
-#: web-copy augmentation on half the films (AugmentConfig.degrade_p).
+#: EfficientNet-Lite0 from its PyPI package, fine-tuned at 128 px for 6 x 3,000 class-balanced draws.
 DEFAULT_MODEL = "efficientnet_lite0"
 DEFAULT_SIZE = 128
 
