@@ -56,6 +56,13 @@ class OptimConfig:
     warmup_epochs: float = 0.5
     min_lr_ratio: float = 0.01  # cosine floor as a fraction of lr
     grad_clip: float = 0.0  # max grad norm (0 = off)
+    # exponential moving average of the weights, updated every step (timm's ModelEmaV3); validation,
+    # the best/last checkpoints and everything downstream use the averaged weights (0 = off)
+    ema_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def _fit(cfg: TrainConfig, ctx: DistContext, run_dir: Path, resumed: bool) -> Pa
     run = setup_run(cfg, ctx, run_dir, log, resumed=resumed)
     state = Progress()
     if resumed and has_checkpoint(run_dir):
-        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler)
+        state = restore(run_dir, run.model, run.optimizer, run.scheduler, run.scaler, run.ema)
         log(f"resumed after epoch {state.epoch}")
     elif resumed:
         log("resumed before the first checkpoint: starting from epoch 1")
@@ -122,7 +122,8 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         bar.start_epoch(epoch + 1, cfg.epochs, len(run.train_loader))
         lr = max(g["lr"] for g in run.optimizer.param_groups)
         train = train_one_epoch(wrapped, run.train_loader, run.criterion, run.optimizer, run.scheduler, run.step,
-                                ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc), frozen)
+                                ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc), frozen,
+                                _average_update(run))
         row = _validate(run, epoch, train, lr, frozen)
         state.epoch = epoch + 1
         state.history.append(row)
@@ -149,8 +150,16 @@ def _wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
+def _average_update(run: Run):
+    """Per-step update of the weight average (None without one); the step count is the scheduler's, so
+    a resumed run continues the same average."""
+    if run.ema is None:
+        return None
+    return lambda: run.ema.update(run.model, step=run.scheduler.last_epoch)
+
+
 def _validate(run: Run, epoch: int, train: dict, lr: float, frozen: bool) -> dict:
-    probs, targets, val_loss = predict_probs(run.model, run.val_loader, run.step, run.ctx, run.criterion)
+    probs, targets, val_loss = predict_probs(run.evaluated, run.val_loader, run.step, run.ctx, run.criterion)
     metrics = validation_metrics(probs, targets, run.data.scheme.classes)
     row = {"epoch": epoch + 1, "lr": lr, "frozen": frozen, "train_loss": train["loss"],
            "train_accuracy": train["accuracy"], "train_images": int(train["images"]),
@@ -188,9 +197,10 @@ def _save(run: Run, state: Progress, row: dict, improved: bool) -> None:
     meta = _meta(run, row)
     folder = RunFolder(run.run_dir)
     if improved:
-        save_checkpoint(folder.checkpoint("best"), run.model, meta)
-    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world)
-    save_checkpoint(folder.checkpoint("last"), run.model, meta, train_state)
+        save_checkpoint(folder.checkpoint("best"), run.evaluated, meta)
+    raw = run.model.state_dict() if run.ema is not None else None
+    train_state = make_train_state(state, run.optimizer, run.scheduler, run.scaler, run.ctx.world, raw)
+    save_checkpoint(folder.checkpoint("last"), run.evaluated, meta, train_state)
     write_history(run.run_dir, state.history)
     plot_curves(run.run_dir, state.history, run.cfg.monitor)
 

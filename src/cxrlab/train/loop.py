@@ -48,9 +48,11 @@ def train_one_epoch(
     should_stop: Callable[[], bool] | None = None,
     on_batch: Callable[[int, float, float], None] | None = None,
     frozen_backbone: bool = False,
+    after_step: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Train over ``loader``; returns global ``loss``, ``accuracy``, ``images``, ``seconds``,
-    ``interrupted`` (the time budget ran out mid-epoch)."""
+    ``interrupted`` (the time budget ran out mid-epoch). ``after_step`` runs after every optimizer
+    step (the weight average's update)."""
     model.train()
     if frozen_backbone:
         freeze_backbone_norm_stats(model.module if hasattr(model, "module") else model)
@@ -65,6 +67,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         _backward_step(loss, model, optimizer, step, scaler)
         scheduler.step()
+        if after_step is not None:
+            after_step()
         n = y.shape[0]
         total_loss += float(loss.detach()) * n
         correct += float((logits.detach().argmax(1) == y).sum())

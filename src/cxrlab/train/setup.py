@@ -37,6 +37,12 @@ class Run:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     weights_origin: dict
+    ema: nn.Module | None = None  # timm ModelEmaV3 of ``model`` (optim.ema_decay > 0)
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights that are validated and saved: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -105,7 +111,16 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     log(f"model {cfg.model.name} on {device} x{ctx.world}, amp={dtype}, channels_last={cfg.channels_last}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
-               scaler, step, log, mean, std, origin)
+               scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay))
+
+
+def _weight_average(model: nn.Module, decay: float):
+    """timm's per-step exponential moving average of ``model`` (None when ``decay`` is 0)."""
+    if decay <= 0:
+        return None
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=decay)
 
 
 def _log_data(log: RunLog, data: TrainData, ctx: DistContext) -> None:

@@ -45,8 +45,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int) -> dict:
-    return {
+def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: int,
+                     raw_weights: dict | None = None) -> dict:
+    """``raw_weights``: the optimizer's own weights when the checkpoint holds their moving average."""
+    state = {
         "epoch": progress.epoch,
         "history": progress.history,
         "best": progress.best,
@@ -59,6 +61,9 @@ def make_train_state(progress: Progress, optimizer, scheduler, scaler, world: in
         "torch_rng": torch.get_rng_state(),
         "world": world,
     }
+    if raw_weights is not None:
+        state["raw_weights"] = raw_weights
+    return state
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
@@ -69,13 +74,20 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return True
 
 
-def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> Progress:
-    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler."""
+def restore(run_dir: str | Path, model: nn.Module, optimizer, scheduler, scaler, ema=None) -> Progress:
+    """Load the last checkpoint of ``run_dir`` into the model/optimizer/scheduler/scaler (and the
+    weight average ``ema``, whose weights are the checkpoint's; the model's are then in the state)."""
     folder = resolve_checkpoint_dir(RunFolder(run_dir).checkpoint("last"), "last")
     state = load_train_state(folder)
     if state is None:
         raise ConfigError(f"{folder}: no train_state.pt, so this run cannot be resumed")
-    model.load_state_dict(read_weights(folder))
+    saved = read_weights(folder)
+    if ema is not None:
+        if "raw_weights" not in state:
+            raise ConfigError(f"{folder}: saved without a weight average, but the run's config has optim.ema_decay > 0")
+        ema.module.load_state_dict(saved)
+        saved = state["raw_weights"]
+    model.load_state_dict(saved)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):
