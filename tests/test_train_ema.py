@@ -27,6 +27,15 @@ def test_ema_decay_out_of_range_is_refused(decay):
         OptimConfig(ema_decay=decay)
 
 
+def test_a_too_slow_average_for_the_run_length_is_named():
+    from cxrlab.train.setup import average_lag_note
+
+    assert average_lag_note(0.995, 564) == ""  # the measured recipe: 6 epochs x 94 steps
+    note = average_lag_note(0.995, 20)
+    assert "90%" in note and "optim.ema_decay=0.7943" in note
+    assert average_lag_note(0.0, 20) == ""
+
+
 def _cfg(root, name, epochs, extra=()):
     return load_train_config(None, tiny_overrides(root, name=name, epochs=epochs) + ["patience=0", *extra])
 

@@ -110,8 +110,22 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     step = StepContext(device, dtype, cfg.channels_last, cfg.optim.grad_clip)
     log(f"model {cfg.model.name} on {device} x{ctx.world}, amp={dtype}, channels_last={cfg.channels_last}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
+    lag = average_lag_note(cfg.optim.ema_decay, len(train_loader) * cfg.epochs)
+    if lag:
+        data.notes.append(lag)
+        log(lag)
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
                scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay))
+
+
+def average_lag_note(decay: float, steps: int) -> str:
+    """A warning when a moving average of ``decay`` over ``steps`` steps still leans on the initial
+    weights (more than 10 % of it at the last step), with the decay that would not ("" if fine)."""
+    if decay <= 0 or steps <= 0 or decay ** steps <= 0.10:
+        return ""
+    suggested = 0.01 ** (1 / steps)
+    return (f"optim.ema_decay={decay:g} over {steps} steps: the average still holds {decay ** steps:.0%} of the "
+            f"initial weights at the end; use optim.ema_decay={suggested:.4f} or less for this run's length")
 
 
 def _weight_average(model: nn.Module, decay: float):
