@@ -12,6 +12,17 @@ from cxrlab.data.synthetic.generate import save_dicom, synthetic_film, to_uint8_
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread (much faster on a busy shared CPU), restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

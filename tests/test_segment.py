@@ -19,15 +19,6 @@ from cxrlab.segment.unet import UNet, dice_bce_loss
 from tests.helpers_segment import film_and_mask, write_manifest_for, write_pairs
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread (much faster on a busy shared CPU), restored afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("kind", ["zip", "folder"])
 def test_mask_sources_read_binary_masks_by_lower_case_stem(tmp_path, kind):
     _, target = write_pairs(tmp_path, 3, size=32, mask_kind=kind)

@@ -7,22 +7,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cxrlab.cli import main
 from cxrlab.data.manifest import read_manifest
 from cxrlab.segment.predict import BOX_COLUMNS
 from tests.helpers_segment import write_manifest_for, write_pairs
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread (much faster on a busy shared CPU), restored afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _err(capsys) -> str:

@@ -10,15 +10,7 @@ from cxrlab.errors import ConfigError
 from cxrlab.train.config import OptimConfig, load_train_config
 from cxrlab.train.fit import fit
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.mark.parametrize("decay", [-0.1, 1.0, 1.5])

@@ -13,15 +13,7 @@ from cxrlab.models.loading import load_checkpoint
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(scope="module")
