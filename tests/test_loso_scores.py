@@ -85,3 +85,18 @@ def test_card_external_validation_lists_the_missed_targets(tmp_path):
     assert card["failure_modes"] == ["site-a (held out): share of adult non-COVID films called COVID 0.25 (target ≤ 0.10)"]
     with pytest.raises(ConfigError, match="run 'cxrlab loso' first"):
         external_validation(tmp_path / "missing")
+
+
+def test_report_operating_point_table_shows_each_folds_covid_threshold():
+    from cxrlab.loso.report import fold_table
+
+    held = {"films": 10, "covid_sensitivity": {"value": 0.8, "n": 10, "ci": [0.49, 0.94]}}
+    part = {"holdout": held, "internal": {"macro_f1": {"value": 0.9, "n": 50}}}
+    folds = {"site-a": {"argmax": part, "train_minutes": 2.0,
+                        "operating_point": {**part, "covid_threshold": 0.0634, "val_sensitivity_target": 0.95}},
+             "site-b": {"argmax": part, "operating_point": part, "train_minutes": 1.0}}
+    at_op = fold_table(folds, "operating_point")
+    assert "COVID threshold (val. sens.)" in at_op and "0.063 (95%)" in at_op
+    site_b = at_op.split("<td>site-b</td>")[1].split("</tr>")[0]
+    assert site_b.endswith('<td class="n">–</td><td class="n">1.0</td>')  # no threshold: a dash, not a number
+    assert "COVID threshold" not in fold_table(folds, "argmax")
