@@ -120,8 +120,8 @@ def write_report(summary: dict, path: str | Path) -> Path:
     lead = ("Each row trains on every other source and scores the held-out one as a new hospital "
             "(its films' copies elsewhere dropped). Rates: value (Wilson 95 % interval) n=films. "
             "The COVID threshold is set on the fold's validation split and applied unchanged: a new hospital's "
-            "COVID films usually score lower than the training hospitals', so its sensitivity falls below the "
-            "validation target, the more so the higher (more confident) the threshold.")
+            "COVID films often score lower than the training hospitals', so its sensitivity falls below the "
+            "validation target.")
     body = verdict(folds) + figure(gap_plot(folds), "internal vs held-out", "Per fold, at the operating point.")
     sections = [("folds", "Folds", section("folds", "Held-out sources at the operating point",
                                           body + fold_table(folds, "operating_point"), lead)),
