@@ -40,7 +40,8 @@ LIMITATIONS = (
     "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
     "collections were called COVID (78-87 % at the operating point over two seeds); unseen adult "
     "tuberculosis and pneumonia films 21-35 % at the operating point over two seeds (2-13 % at the "
-    "arg-max), and 56-71 % of an unseen source's adult pneumonias were found; adult "
+    "arg-max), unseen NIH adult films 6-17 %, and 46-85 % of an unseen source's adult pneumonias "
+    "were found; adult "
     "pneumonia vs normal AUROC 0.53-0.68. Run 'cxrlab loso' on your own sources and export with "
     "--loso to put this model's own held-out results in 'external_validation'.",
     "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
