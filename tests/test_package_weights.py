@@ -119,7 +119,7 @@ def test_timm_names_take_mean_std_and_size_from_pretrained_cfg():
 def test_new_head_of_a_pretrained_backbone_starts_near_chance(fake_package):
     model = create_model(TINY, 3, in_chans=1, weights="imagenet").eval()
     head = model.get_classifier()
-    assert float(head.weight.std()) < 0.02 and float(head.bias.abs().max()) == 0.0  # timm init: std 0.33
+    assert float(head.weight.detach().std()) < 0.02 and float(head.bias.detach().abs().max()) == 0.0  # timm init: std 0.33
     with torch.no_grad():
         probs = model(torch.randn(4, 1, 64, 64)).softmax(1)
     assert float((probs - 1 / 3).abs().max()) < 0.2
@@ -133,4 +133,4 @@ def test_auto_weights_mean_the_package_when_the_model_has_one(fake_package):
     assert weights_origin("cnn-small", "auto") == {}  # from scratch: nothing to record
     assert weights_origin(TINY, "auto")["package"] == "fake-tiny-weights"
     model = create_model(TINY, 3, in_chans=1, weights="auto")
-    assert float(model.get_classifier().weight.std()) < 0.02  # the pretrained path, with its new head
+    assert float(model.get_classifier().weight.detach().std()) < 0.02  # the pretrained path, with its new head
