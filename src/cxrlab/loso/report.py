@@ -32,7 +32,7 @@ def cell(item: dict | None) -> str:
 
 
 def threshold_cell(part: dict) -> str:
-    """``0.063 (95 %)``: the COVID threshold the fold's validation split set, and its sensitivity target."""
+    """``0.063 (95%)``: the COVID threshold the fold's validation split set, and its sensitivity target."""
     threshold = part.get("covid_threshold")
     if threshold is None:
         return "–"
