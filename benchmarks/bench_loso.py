@@ -86,6 +86,8 @@ def recipe_text(args: argparse.Namespace) -> str:
     if args.samples_per_epoch:
         bits.append(f"{args.samples_per_epoch} films/ep")
     bits += [f"scheme {Path(args.scheme).stem}", f"seed {args.seed}", *args.set]
+    if args.train_seed is not None:
+        bits.append(f"training seed {args.train_seed}")
     if args.minutes:
         bits.append(f"≤{args.minutes:g} min/fold")
     return ", ".join(bits)
@@ -108,7 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None)
     p.add_argument("--weights", default=None)
     p.add_argument("--scheme", default="3class")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the splits and (unless --train-seed) of training")
+    p.add_argument("--train-seed", type=int, default=None,
+                   help="seed of training alone (initialisation, draws, augmentation); the splits keep --seed, so runs "
+                        "that differ only here share their validation and test films (seed ensembles)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     args = parse_args(argv)
     cfg = load_train_config(None, [f"data.scheme={args.scheme}", *args.set])
     cfg = with_options(cfg, model=args.model, size=args.size, epochs=args.epochs, weights=args.weights,
-                       max_minutes=args.minutes or None, cache_dir=args.cache, seed=args.seed,
+                       max_minutes=args.minutes or None, cache_dir=args.cache,
+                       seed=args.seed if args.train_seed is None else args.train_seed,
                        threads=args.threads or None, progress=not args.no_progress)
     if args.samples_per_epoch is not None:
         cfg = replace(cfg, samples_per_epoch=args.samples_per_epoch)
