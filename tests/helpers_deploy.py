@@ -39,7 +39,7 @@ def make_run(root: Path, arch: str = "cnn-small", size: int = SIZE, scheme: str 
                      preprocess=PreprocessConfig(size=size), mean=[info.mean], std=[info.std],
                      temperature=temperature, thresholds=thresholds or {}, metrics={"val_accuracy": 0.5})
     torch.manual_seed(seed)
-    model = create_model(arch, len(sch.classes)).eval()
+    model = create_model(arch, len(sch.classes), img_size=size).eval()
     save_checkpoint(Path(root) / "checkpoints" / "best", model, meta)
     return Path(root)
 

@@ -57,6 +57,13 @@ def test_gradcam_runs_on_every_registry_model_and_matches_cam(name, meta64):
             assert np.corrcoef(mine.ravel(), res.cams[i].ravel())[0, 1] > 0.999
 
 
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "swin_tiny_patch4_window7_224"])
+def test_token_models_get_a_clear_grad_cam_refusal_not_a_wrong_map(name, meta64):
+    model = create_model(name, num_classes=3, img_size=64).eval()  # Swin's map is (N, H, W, C): not a CAM
+    with pytest.raises(CxrlabError, match="token models such as ViT/Swin are not supported"):
+        gradcam(model, meta64, [film("COVID", 1, 64)])
+
+
 def test_overlays_for_raw_and_preprocessed_images_and_fixed_class(meta64):
     model = create_model("cnn-small", 3).eval()
     raw = film("Pneumonia", 3, 100)

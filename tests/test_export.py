@@ -164,6 +164,19 @@ def test_models_whose_head_is_not_pool_linear_export_without_heatmaps(tmp_path):
     assert predict_images(predictor, [film()], heatmaps=True)[0].heatmap is None
 
 
+def test_a_fixed_input_size_token_model_trains_at_its_size_and_exports_without_heatmaps(tmp_path):
+    run = make_run(tmp_path / "run", arch="vit_tiny_patch16_224", size=32)  # timm would refuse 32 px without img_size
+    model, meta = load_checkpoint(run)
+    with torch.no_grad():
+        assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 3)
+    report = export_bundle(run, tmp_path / "m.cxrlab")
+    assert not report.heatmaps and report.parity.logits_max_abs_diff < 1e-4
+    predictor = Predictor.from_bundle(report.path)
+    heatmap = predictor.card.to_dict()["heatmap"]
+    assert heatmap["layer"] is None and "no final convolutional feature map" in heatmap["method"]
+    assert len(predict_images(predictor, [film(), film("Normal", 1)])) == 2
+
+
 @pytest.mark.slow
 def test_dynamo_exporter_also_passes_parity(tmp_path):
     report = export_bundle(make_run(tmp_path / "run"), tmp_path / "m.cxrlab", exporter="dynamo")

@@ -112,8 +112,29 @@ def test_timm_names_take_mean_std_and_size_from_pretrained_cfg():
 
     info = model_info("convnext_tiny")
     assert abs(info.mean - 0.449) < 1e-3
+    assert info.input_size == 224 and not info.fixed_input_size
+    assert model_info("efficientnet_b3").input_size == 288
     clip = model_info("vit_base_patch16_clip_224")  # CLIP weights: another mean/std
     assert abs(clip.mean - sum((0.48145466, 0.4578275, 0.40821073)) / 3) < 1e-6
+    assert clip.input_size == 224 and clip.fixed_input_size
+
+
+def test_fixed_input_size_models_are_built_at_the_training_size_and_others_ignore_it():
+    vit = create_model("vit_tiny_patch16_224", 3, img_size=48).eval()
+    with torch.no_grad():
+        assert vit(torch.zeros(1, 1, 48, 48)).shape == (1, 3)
+        with pytest.raises(AssertionError):  # timm's own check: the model now takes 48 px only
+            vit(torch.zeros(1, 1, 64, 64))
+        assert create_model("resnet18", 3, img_size=48).eval()(torch.zeros(1, 1, 64, 64)).shape == (1, 3)
+
+
+def test_hub_weights_origin_records_the_pretrained_cfg_preprocessing():
+    from cxrlab.train.setup import input_size_note
+
+    origin = weights_origin("resnet18", None, pretrained=True)
+    assert origin["name"] == "hub" and origin["input_size"] == 224 and abs(origin["mean"] - 0.449) < 1e-3
+    assert input_size_note(origin, 128) == "the initial weights were trained on 224 px images; this run trains at 128 px (--size)"
+    assert input_size_note(origin, 224) == "" and input_size_note({}, 128) == ""
 
 
 def test_new_head_of_a_pretrained_backbone_starts_near_chance(fake_package):

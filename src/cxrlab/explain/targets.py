@@ -29,6 +29,9 @@ class TargetLayer:
 
 def find_target_layer(model: nn.Module, in_chans: int = 1, size: int = 64) -> TargetLayer:
     """The module producing ``forward_features``' output (see the module docstring)."""
+    if getattr(model, "output_fmt", "NCHW") != "NCHW":  # timm's channels-last feature maps (Swin)
+        raise CxrlabError(f"{type(model).__name__}: its feature map is {model.output_fmt}, not (N, C, H, W); Grad-CAM "
+                          "needs a convolutional model (token models such as ViT/Swin are not supported)")
     if not hasattr(model, "forward_features"):
         raise CxrlabError(f"{type(model).__name__} has no forward_features(): cannot pick a Grad-CAM layer")
     names = {id(m): n for n, m in model.named_modules() if n}
@@ -50,7 +53,9 @@ def find_target_layer(model: nn.Module, in_chans: int = 1, size: int = 64) -> Ta
         model.train(was_training)
     matches = [(name, module) for name, module, out in calls if out is result]
     if not matches or result.ndim != 4:
-        raise CxrlabError(f"{type(model).__name__}: no module returns the final feature map; cannot run Grad-CAM")
+        raise CxrlabError(f"{type(model).__name__}: no module returns a final (N, C, H, W) feature map (forward_features "
+                          f"gives {tuple(result.shape)}); Grad-CAM needs a convolutional model (token models such as "
+                          "ViT/Swin are not supported)")
     name, module = matches[-1]  # hooks fire inner-first, so the last match is the outermost module
     return TargetLayer(name=name, module=module, channels=int(result.shape[1]))
 

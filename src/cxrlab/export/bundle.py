@@ -13,6 +13,7 @@ from cxrlab.artifacts.bundle_card import BundleCard
 from cxrlab.artifacts.run_folder import RunFolder
 from cxrlab.data.preprocess import preprocess, to_model_input
 from cxrlab.data.synthetic.generate import synthetic_film, to_uint8_film
+from cxrlab.errors import CxrlabError
 from cxrlab.explain.targets import find_target_layer
 from cxrlab.export.bundle_file import PROFILE_FILE, read_bundle, sha256_hex, write_bundle
 from cxrlab.export.card import build_card
@@ -79,7 +80,7 @@ def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | P
             f"CAM/feature relative diff {worst:.2e}, tolerance {tolerance:.0e}); bundle not written"
         )
     card = build_card(meta, folder, Path(evaluation) if evaluation else None)
-    layer = find_target_layer(model, meta.in_chans, min(meta.input_size, 64)).name
+    layer = _explained_layer(model, meta)
     parts: dict[str, Any] = {}
     parts["outputs"] = {"logits": "raw scores; probabilities = softmax(logits / temperature)",
                         "cams": "per-class activation maps (N, classes, h, w); equal to Grad-CAM for this head"
@@ -87,7 +88,8 @@ def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | P
                         "features": "pooled penultimate features (N, D), compared by 'cxrlab site-check'"
                         if graph.with_features else None}
     parts["heatmap"] = {"available": graph.with_cams, "method": "CAM from the exported graph (= Grad-CAM)"
-                        if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'",
+                        if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'"
+                        if layer else "none: the model has no final convolutional feature map (e.g. a ViT)",
                         "layer": layer}
     parts["export"] = {"exporter": used, "opset": OPSET, "tolerance": tolerance, "parity": asdict(parity)}
     extras = {}
@@ -116,3 +118,11 @@ def profile_of(onnx_bytes: bytes, meta, reference: Reference, seed: int = 0) -> 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     outputs = run_session(session, reference.films.views, meta.mean, meta.std, meta.in_chans)
     return build_profile(reference.films, outputs, meta.classes, meta.temperature, reference.description, seed)
+
+
+def _explained_layer(model, meta) -> str | None:
+    """The Grad-CAM layer's name, or ``None`` for a model without a final feature map (token models)."""
+    try:
+        return find_target_layer(model, meta.in_chans, meta.input_size).name
+    except CxrlabError:
+        return None

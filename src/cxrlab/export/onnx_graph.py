@@ -84,8 +84,8 @@ def _has_pre_logits(model: nn.Module, in_chans: int, size: int) -> bool:
 
 def bundle_graph(model: nn.Module, in_chans: int, size: int, features: bool = True) -> BundleGraph:
     model = model.eval()
-    cams = cam_weights(model, in_chans, min(size, 64)) is not None
-    with_features = features and _has_pre_logits(model, in_chans, min(size, 64))
+    cams = cam_weights(model, in_chans, size) is not None  # the model's own size: ViT-like models take no other
+    with_features = features and _has_pre_logits(model, in_chans, size)
     return BundleGraph(model, cams, with_features).eval()
 
 

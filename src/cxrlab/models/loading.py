@@ -20,6 +20,7 @@ def load_checkpoint(path: str | Path, which: str = "best", device: str | torch.d
     thresholds ``cxrlab evaluate`` fitted for these weights, else the checkpoint's own)."""
     folder = resolve_checkpoint_dir(path, which)
     meta = calibrated(read_meta(folder), read_calibration(folder))
-    model = create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=False)
+    model = create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=False,
+                         img_size=meta.input_size)
     model.load_state_dict(read_weights(folder))
     return model.to(device).eval(), meta

@@ -1,8 +1,11 @@
 """One factory for every model: ``create_model(name, num_classes, in_chans, pretrained, weights)``.
 
-Built-in names are listed by :func:`list_models`; any other timm model name works too. Grayscale
-input: models are built with ``in_chans=1`` (timm sums the pretrained RGB stem filters into one
-channel), and pretrained models normalise with the mean/std of the ImageNet channel means.
+Built-in names are listed by :func:`list_models`; any other timm model name works too, with the
+mean/std and input size of its timm ``pretrained_cfg``. Grayscale input: models are built with
+``in_chans=1`` (timm sums the pretrained RGB stem filters into one channel), and pretrained models
+normalise with the mean/std of the ImageNet channel means. Models built for one input size (ViT,
+Swin, DeiT: ``fixed_input_size`` in timm) are built at the training size (``img_size``; timm
+resamples their position embeddings when it loads pretrained weights).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class ModelInfo:
     mean: float
     std: float
     drop_rate: float = 0.0  # dropout before the classifier when the config says 0 (= the model's own)
+    input_size: int | None = None  # side of the images its pretrained weights saw (timm's pretrained_cfg)
+    fixed_input_size: bool = False  # the architecture takes one input size: built at the training size
 
 
 def builtin_models() -> dict[str, ModelInfo]:
@@ -64,12 +69,24 @@ def model_info(name: str) -> ModelInfo:
         raise ConfigError(
             f"unknown model {name!r}: use one of {', '.join(known)} or a timm model name (see 'timm.list_models()')"
         )
-    mean, std = timm_preprocessing(name)
-    return ModelInfo(name, "timm", name, "timm model", mean, std)
+    pre = timm_preprocessing(name)
+    return ModelInfo(name, "timm", name, "timm model", pre.mean, pre.std, input_size=pre.input_size,
+                     fixed_input_size=pre.fixed_input_size)
 
 
-def timm_preprocessing(name: str) -> tuple[float, float]:
-    """Gray mean/std (the channel means) from timm's ``pretrained_cfg`` for ``name``."""
+@dataclass(frozen=True)
+class TimmPreprocessing:
+    """What timm's ``pretrained_cfg`` says a model's pretrained weights expect, for gray input."""
+
+    mean: float
+    std: float
+    input_size: int | None = None
+    fixed_input_size: bool = False
+
+
+def timm_preprocessing(name: str) -> TimmPreprocessing:
+    """Gray mean/std (the channel means), input size and whether the size is fixed, from timm's
+    ``pretrained_cfg`` for ``name`` (ImageNet gray constants when timm has no cfg for it)."""
     import timm
 
     try:
@@ -77,10 +94,12 @@ def timm_preprocessing(name: str) -> tuple[float, float]:
     except Exception:  # an unknown tag or a model without a default cfg
         cfg = None
     if cfg is None:
-        return IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+        return TimmPreprocessing(IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD)
     mean = getattr(cfg, "mean", None) or (IMAGENET_GRAY_MEAN,)
     std = getattr(cfg, "std", None) or (IMAGENET_GRAY_STD,)
-    return float(sum(mean) / len(mean)), float(sum(std) / len(std))
+    size = getattr(cfg, "input_size", None)
+    return TimmPreprocessing(float(sum(mean) / len(mean)), float(sum(std) / len(std)),
+                             int(size[-1]) if size else None, bool(getattr(cfg, "fixed_input_size", False)))
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -111,12 +130,14 @@ def create_model(
     pretrained: bool = False,
     weights: str | Path | None = None,
     drop_rate: float = 0.0,
+    img_size: int | None = None,
 ) -> nn.Module:
     """Build a model. ``weights``: a local file of pretrained weights (ImageNet or any compatible
     checkpoint); its stem is adapted to ``in_chans`` and its classifier replaced when sizes differ.
     ``"imagenet"``: the state dict an installed package ships (:mod:`cxrlab.models.package_weights`);
     ``"auto"``: that when the model has such a package, else none (see :func:`resolve_weights`).
-    ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub."""
+    ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub. ``img_size``:
+    the training input size, for architectures built for one size (ignored by the others)."""
     weights = resolve_weights(name, weights)
     info = model_info(name)
     drop_rate = drop_rate or info.drop_rate
@@ -132,6 +153,8 @@ def create_model(
     import timm
 
     kwargs = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+    if info.fixed_input_size and img_size:
+        kwargs["img_size"] = img_size
     if weights is not None and str(weights) == IMAGENET:
         model = timm.create_model(info.timm_name, pretrained=False, **kwargs)
         state, _ = load_package_weights(name)
@@ -224,7 +247,9 @@ def weights_origin(name: str, weights: str | Path | None, pretrained: bool = Fal
 
         return {"name": "file", "file": str(weights), "sha256": sha256_file(Path(weights))}
     if pretrained:
-        return {"name": "hub", "model": model_info(name).timm_name or name}
+        timm_name = model_info(name).timm_name or name
+        pre = timm_preprocessing(timm_name)
+        return {"name": "hub", "model": timm_name, "mean": pre.mean, "std": pre.std, "input_size": pre.input_size}
     return {}
 
 

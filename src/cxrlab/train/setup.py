@@ -94,6 +94,9 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     if origin:
         log(f"initial weights: {origin.get('package') or origin.get('file') or origin.get('model')} "
             f"{origin.get('sha256', '')[:12]}")
+    size_note = input_size_note(origin, cfg.data.preprocess.size)
+    if size_note:
+        log(size_note)
     train_ds, val_ds = make_datasets(data, mean, std, cfg.model.in_chans, cfg.augment, cfg.data.preprocess.size,
                                      cfg.seed)
     train_loader, val_loader = _loaders(cfg, ctx, train_ds, val_ds, device)
@@ -116,6 +119,14 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
         log(lag)
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
                scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay))
+
+
+def input_size_note(origin: dict, size: int) -> str:
+    """A line for the log when the initial weights were trained at another input size ("" if not)."""
+    native = origin.get("input_size")
+    if not native or int(native) == size:
+        return ""
+    return f"the initial weights were trained on {native} px images; this run trains at {size} px (--size)"
 
 
 def average_lag_note(decay: float, steps: int) -> str:
@@ -152,7 +163,8 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resum
     torch.manual_seed(cfg.seed)
     m = cfg.model
     model = create_model(m.name, num_classes, in_chans=m.in_chans, pretrained=m.pretrained and not resumed,
-                         weights=None if resumed else m.weights, drop_rate=m.drop_rate)
+                         weights=None if resumed else m.weights, drop_rate=m.drop_rate,
+                         img_size=cfg.data.preprocess.size)
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
