@@ -119,13 +119,21 @@ def test_timm_names_take_mean_std_and_size_from_pretrained_cfg():
     assert clip.input_size == 224 and clip.fixed_input_size
 
 
-def test_fixed_input_size_models_are_built_at_the_training_size_and_others_ignore_it():
+def test_fixed_input_size_models_are_built_at_the_training_size_and_others_ignore_it(tmp_path):
+    import timm
+    from safetensors.torch import save_file
+
     vit = create_model("vit_tiny_patch16_224", 3, img_size=48).eval()
     with torch.no_grad():
         assert vit(torch.zeros(1, 1, 48, 48)).shape == (1, 3)
         with pytest.raises(AssertionError):  # timm's own check: the model now takes 48 px only
             vit(torch.zeros(1, 1, 64, 64))
         assert create_model("resnet18", 3, img_size=48).eval()(torch.zeros(1, 1, 64, 64)).shape == (1, 3)
+    at_224 = timm.create_model("vit_tiny_patch16_224", num_classes=1000)  # weights from a 224 px RGB training
+    save_file(at_224.state_dict(), str(tmp_path / "vit.safetensors"))
+    loaded = create_model("vit_tiny_patch16_224", 3, weights=tmp_path / "vit.safetensors", img_size=48)
+    assert loaded.pos_embed.shape == (1, 1 + 3 * 3, 192)  # 14 x 14 position embeddings resampled to 3 x 3
+    assert torch.equal(loaded.blocks[0].attn.qkv.weight, at_224.blocks[0].attn.qkv.weight)
 
 
 def test_hub_weights_origin_records_the_pretrained_cfg_preprocessing():
