@@ -30,6 +30,9 @@ def loso(
     max_minutes: Optional[float] = typer.Option(None, help="Training budget per fold (minutes)."),
     weights: Optional[str] = typer.Option(None, help="Pretrained weights: a file, or 'imagenet' (installed package)."),
     seed: int = options.seed("Seed of the splits and the training."),
+    repeats: int = typer.Option(1, min=1, help="Train each fold this many times (training seeds SEED, SEED+1... on "
+                                               "the same split): the report gives each number's mean and range over "
+                                               "the seeds, which at a new hospital can differ as much as recipes do."),
     population: TrainPopulation = typer.Option("all", help="all, or adult (drop pediatric films from train/val)."),
     threads: Optional[int] = typer.Option(None, help="Torch threads (default: torch's choice)."),
     progress: bool = options.progress("Show progress bars."),
@@ -64,5 +67,6 @@ def loso(
         say.print(f"[bold]{name}[/]: {', '.join(bits) or 'scored'}; internal macro-F1 "
                   f"{part['internal']['macro_f1']['value']:.3f}")
 
-    run_loso(df, cfg, folds, out, seed=seed, train_population=population, resume=not fresh, on_fold=on_fold)
+    run_loso(df, cfg, folds, out, seed=seed, train_population=population, resume=not fresh, repeats=repeats,
+             on_fold=on_fold)
     say.print(f"report: {out / 'report.html'}  (and {out / 'loso.json'})")

@@ -5,7 +5,9 @@ trains the recipe on its train/val rows (a finished fold is reused when the comm
 the best checkpoint predicts the fold's val/test/external films, and
 :func:`cxrlab.loso.scores.score_fold` scores the held-out source as a new hospital next to the
 internal test split. Per fold ``<out>/<source>/`` holds the run, ``predictions.csv`` and
-``scores.json``; ``<out>/loso.json`` and ``report.html`` put the folds side by side.
+``scores.json``; ``<out>/loso.json`` and ``report.html`` put the folds side by side. With
+``repeats`` > 1 each fold also trains with the next training seeds on the same split
+(``<out>/<source>/seed-<s>/``), and ``<out>/<source>/repeats.json`` holds the combined scores.
 """
 
 from __future__ import annotations
@@ -65,14 +67,14 @@ def train_fold(cfg: TrainConfig, rows: pd.DataFrame, folder: Path, resume: bool)
     return fit(fold_cfg)
 
 
-def run_fold(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, *, seed: int = 0,
+def run_fold(df: pd.DataFrame, holdout: str, cfg: TrainConfig, folder: Path, *, seed: int = 0,
              train_population: str = "all", resume: bool = True) -> dict:
-    """Train and score the fold that holds ``holdout`` out; writes ``out/<holdout>/scores.json``."""
+    """Train and score the fold that holds ``holdout`` out (splits from ``seed``, training from
+    ``cfg.seed``); writes ``folder/scores.json``."""
     from cxrlab.labels import load_scheme
     from cxrlab.loso.folds import fold_rows
     from cxrlab.loso.scores import score_fold
 
-    folder = out / holdout
     folder.mkdir(parents=True, exist_ok=True)
     scheme = load_scheme(cfg.data.scheme)
     rows = fold_rows(df, holdout, scheme, seed=seed, train_population=train_population)
@@ -97,10 +99,32 @@ def run_fold(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, *, see
     return scores
 
 
+def repeat_folder(out: Path, holdout: str, repeat: int, train_seed: int) -> Path:
+    """``out/<holdout>`` for the first repeat (a one-seed run's folder), ``out/<holdout>/seed-<s>`` for the others."""
+    return out / holdout if repeat == 0 else out / holdout / f"seed-{train_seed}"
+
+
+def run_repeats(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, repeats: int, **fold_options) -> dict:
+    """The fold trained ``repeats`` times, training seeds ``cfg.seed``, ``cfg.seed + 1``... on the same
+    split; one run's scores as they are, several combined (:mod:`cxrlab.loso.repeats`) into
+    ``out/<holdout>/repeats.json``."""
+    from cxrlab.loso.repeats import combine_repeats
+
+    seeds = [cfg.seed + r for r in range(repeats)]
+    runs = [run_fold(df, holdout, replace(cfg, seed=s), repeat_folder(out, holdout, r, s), **fold_options)
+            for r, s in enumerate(seeds)]
+    if repeats == 1:
+        return runs[0]
+    combined = combine_repeats(runs, seeds)
+    atomic_write_text(out / holdout / "repeats.json", json.dumps(combined, indent=2, default=float))
+    return combined
+
+
 def run_loso(df: pd.DataFrame, cfg: TrainConfig, holdouts: Sequence[str], out: str | Path, *, seed: int = 0,
-             train_population: str = "all", resume: bool = True,
+             train_population: str = "all", resume: bool = True, repeats: int = 1,
              on_fold: Callable[[str, dict], None] | None = None) -> dict:
-    """Every fold, then ``loso.json`` and ``report.html`` in ``out``; returns the summary."""
+    """Every fold (each trained ``repeats`` times), then ``loso.json`` and ``report.html`` in ``out``;
+    returns the summary."""
     from cxrlab.loso.report import write_report
 
     out = Path(out)
@@ -110,14 +134,20 @@ def run_loso(df: pd.DataFrame, cfg: TrainConfig, holdouts: Sequence[str], out: s
 
         raise ConfigError("the manifest has no dup_group column: run 'cxrlab audit' first (copies of a held-out "
                           "film in training would leak it)")
+    if repeats < 1:
+        from cxrlab.errors import ConfigError
+
+        raise ConfigError(f"repeats must be at least 1, got {repeats}")
     folds = {}
     for holdout in holdouts:
-        folds[holdout] = run_fold(df, holdout, cfg, out, seed=seed, train_population=train_population, resume=resume)
+        folds[holdout] = run_repeats(df, holdout, cfg, out, repeats, seed=seed, train_population=train_population,
+                                     resume=resume)
         if on_fold is not None:
             on_fold(holdout, folds[holdout])
     from cxrlab.config import to_dict
 
-    summary = {"folds": folds, "config": to_dict(cfg), "seed": seed, "train_population": train_population}
+    summary = {"folds": folds, "config": to_dict(cfg), "seed": seed, "train_population": train_population,
+               "repeats": repeats, "train_seeds": [cfg.seed + r for r in range(repeats)]}
     atomic_write_text(out / "loso.json", json.dumps(summary, indent=2, default=float))
     write_report(summary, out / "report.html")
     return summary
