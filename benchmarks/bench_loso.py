@@ -88,6 +88,8 @@ def recipe_text(args: argparse.Namespace) -> str:
     bits += [f"scheme {Path(args.scheme).stem}", f"seed {args.seed}", *args.set]
     if args.train_seed is not None:
         bits.append(f"training seed {args.train_seed}")
+    if args.repeats > 1:
+        bits.append(f"mean of {args.repeats} training seeds")
     if args.minutes:
         bits.append(f"≤{args.minutes:g} min/fold")
     return ", ".join(bits)
@@ -114,6 +116,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--train-seed", type=int, default=None,
                    help="seed of training alone (initialisation, draws, augmentation); the splits keep --seed, so runs "
                         "that differ only here share their validation and test films (seed ensembles)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="train each fold this many times (training seeds --train-seed/--seed, +1...; one split); rows "
+                        "then give the means over the seeds (cxrlab loso --repeats)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -143,13 +148,14 @@ def main(argv: list[str] | None = None) -> list[str]:
 
     def on_fold(holdout: str, scores: dict) -> None:
         scores["probe_source_normal"] = source_probe(out / holdout, args.seed)
-        (out / holdout / "scores.json").write_text(json.dumps(scores, indent=2, default=float), encoding="utf-8")
+        name = "repeats.json" if args.repeats > 1 else "scores.json"  # the combined fold, or its one run
+        (out / holdout / name).write_text(json.dumps(scores, indent=2, default=float), encoding="utf-8")
         rows.append(fold_row(args.variant, recipe, holdout, scores))
         append_rows(Path(args.results), rows[-1:])
         print(rows[-1], flush=True)
 
     run_loso(df, cfg, args.holdout or HOLDOUTS, out, seed=args.seed, train_population=args.train_population,
-             on_fold=on_fold)
+             repeats=args.repeats, on_fold=on_fold)
     return rows
 
 
