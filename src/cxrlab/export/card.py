@@ -38,11 +38,12 @@ LIMITATIONS = (
     "validation split of the training distribution; both shift with prevalence and source.",
     "Measured failure modes of the default recipe on public sources it never saw (leave-one-source-out, "
     "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
-    "collections were called COVID (78-87 % at the operating point over two seeds); unseen adult "
-    "tuberculosis and pneumonia films 21-35 % at the operating point over two seeds (2-13 % at the "
-    "arg-max), unseen NIH adult films 6-17 %, and 46-85 % of an unseen source's adult pneumonias "
-    "were found; adult "
-    "pneumonia vs normal AUROC 0.53-0.68. Run 'cxrlab loso' on your own sources and export with "
+    "collections were called COVID (78-87 % at the operating point over three seeds); unseen adult "
+    "tuberculosis and pneumonia films 21-62 % at the operating point over two or three seeds (2-32 % "
+    "at the arg-max), unseen NIH adult films 6-17 % over three seeds, and 29-85 % of an unseen "
+    "source's adult pneumonias were found; unseen COVID sensitivity 0.85-0.94 (the training seed "
+    "alone moved it by 0.06); adult pneumonia vs normal AUROC 0.53-0.68. Run "
+    "'cxrlab loso --repeats 3' on your own sources and export with "
     "--loso to put this model's own held-out results in 'external_validation'.",
     "Frontal (PA/AP) chest radiographs only; lateral views, CT, other body parts and non-X-ray images "
     "get a confident but meaningless answer.",
