@@ -23,6 +23,7 @@ import pandas as pd
 
 from cxrlab.artifacts.checkpoint import META_FILE
 from cxrlab.artifacts.run_folder import RunFolder
+from cxrlab.errors import ConfigError
 from cxrlab.io.atomic import write_text as atomic_write_text
 from cxrlab.train.config import TrainConfig
 
@@ -104,16 +105,15 @@ def repeat_folder(out: Path, holdout: str, repeat: int, train_seed: int) -> Path
     return out / holdout if repeat == 0 else out / holdout / f"seed-{train_seed}"
 
 
-def run_repeats(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, repeats: int, **fold_options) -> dict:
-    """The fold trained ``repeats`` times, training seeds ``cfg.seed``, ``cfg.seed + 1``... on the same
-    split; one run's scores as they are, several combined (:mod:`cxrlab.loso.repeats`) into
-    ``out/<holdout>/repeats.json``."""
+def run_repeats(df: pd.DataFrame, holdout: str, cfg: TrainConfig, out: Path, seeds: Sequence[int],
+                **fold_options) -> dict:
+    """The fold trained once per training seed in ``seeds``, on the same split; one run's scores as
+    they are, several combined (:mod:`cxrlab.loso.repeats`) into ``out/<holdout>/repeats.json``."""
     from cxrlab.loso.repeats import combine_repeats
 
-    seeds = [cfg.seed + r for r in range(repeats)]
     runs = [run_fold(df, holdout, replace(cfg, seed=s), repeat_folder(out, holdout, r, s), **fold_options)
             for r, s in enumerate(seeds)]
-    if repeats == 1:
+    if len(runs) == 1:
         return runs[0]
     combined = combine_repeats(runs, seeds)
     atomic_write_text(out / holdout / "repeats.json", json.dumps(combined, indent=2, default=float))
@@ -130,24 +130,21 @@ def run_loso(df: pd.DataFrame, cfg: TrainConfig, holdouts: Sequence[str], out: s
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if "dup_group" not in df.columns:
-        from cxrlab.errors import ConfigError
-
         raise ConfigError("the manifest has no dup_group column: run 'cxrlab audit' first (copies of a held-out "
                           "film in training would leak it)")
     if repeats < 1:
-        from cxrlab.errors import ConfigError
-
         raise ConfigError(f"repeats must be at least 1, got {repeats}")
+    seeds = [cfg.seed + r for r in range(repeats)]
     folds = {}
     for holdout in holdouts:
-        folds[holdout] = run_repeats(df, holdout, cfg, out, repeats, seed=seed, train_population=train_population,
+        folds[holdout] = run_repeats(df, holdout, cfg, out, seeds, seed=seed, train_population=train_population,
                                      resume=resume)
         if on_fold is not None:
             on_fold(holdout, folds[holdout])
     from cxrlab.config import to_dict
 
     summary = {"folds": folds, "config": to_dict(cfg), "seed": seed, "train_population": train_population,
-               "repeats": repeats, "train_seeds": [cfg.seed + r for r in range(repeats)]}
+               "repeats": repeats, "train_seeds": seeds}
     atomic_write_text(out / "loso.json", json.dumps(summary, indent=2, default=float))
     write_report(summary, out / "report.html")
     return summary
