@@ -39,7 +39,7 @@ LIMITATIONS = (
     "Measured failure modes of the default recipe on public sources it never saw (leave-one-source-out, "
     "BENCHMARKS.md): adult viral/bacterial pneumonias from the same kind of source as the COVID "
     "collections were called COVID (78-87 % at the operating point over three seeds); unseen adult "
-    "tuberculosis and pneumonia films 21-62 % at the operating point over two or three seeds (2-32 % "
+    "tuberculosis and pneumonia films 21-62 % at the operating point over three seeds (2-32 % "
     "at the arg-max), unseen NIH adult films 6-17 % over three seeds, and 29-85 % of an unseen "
     "source's adult pneumonias were found; unseen COVID sensitivity 0.85-0.94 (the training seed "
     "alone moved it by 0.06); adult pneumonia vs normal AUROC 0.53-0.68. Run "
