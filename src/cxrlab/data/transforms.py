@@ -41,9 +41,14 @@ class AugmentConfig:
     # probability of a "web copy": downscaled, upscaled and JPEG-compressed again; off by default:
     # better on the unseen ieee8023 source, worse on unseen COVID-QU-Ex (benchmarks/results/loso_adult.md)
     degrade_p: float = 0.0
+    # batch mixing during training (cxrlab.train.batch_mix): the alpha of Beta(alpha, alpha) that draws
+    # the mixing weight of MixUp (pixel blend of two films and their labels) and CutMix (a patch of one
+    # film pasted on another); 0 = off, both > 0 = one of the two per batch
+    mixup: float = 0.0
+    cutmix: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("rotation", "translate", "scale", "brightness", "contrast", "gamma", "noise"):
+        for name in ("rotation", "translate", "scale", "brightness", "contrast", "gamma", "noise", "mixup", "cutmix"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"augment.{name} must be >= 0")
         for name in ("blur_p", "hflip_p", "degrade_p"):

@@ -115,6 +115,9 @@ class TrainConfig:
             raise ConfigError(f"samples_per_epoch must be >= 0, got {self.samples_per_epoch}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ConfigError("batch_size and eval_batch_size must be >= 1")
+        if self.loss.imbalance == "focal" and (self.augment.mixup > 0 or self.augment.cutmix > 0):
+            raise ConfigError("loss.imbalance=focal takes class indices; augment.mixup / augment.cutmix mix the "
+                              "labels: use loss.imbalance=sampler, weighted-loss or none with them")
         check_choices(self, "")
 
 

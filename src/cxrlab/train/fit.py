@@ -123,7 +123,7 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         lr = max(g["lr"] for g in run.optimizer.param_groups)
         train = train_one_epoch(wrapped, run.train_loader, run.criterion, run.optimizer, run.scheduler, run.step,
                                 ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc), frozen,
-                                _average_update(run))
+                                _average_update(run), run.mix)
         row = _validate(run, epoch, train, lr, frozen)
         state.epoch = epoch + 1
         state.history.append(row)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cxrlab.train.batch_mix import BatchMix, hard_labels
 from cxrlab.train.distributed import DistContext, all_gather, all_sum, any_rank
 from cxrlab.train.optim import freeze_backbone_norm_stats
 
@@ -49,10 +50,12 @@ def train_one_epoch(
     on_batch: Callable[[int, float, float], None] | None = None,
     frozen_backbone: bool = False,
     after_step: Callable[[], None] | None = None,
+    mix: BatchMix | None = None,
 ) -> dict[str, float]:
     """Train over ``loader``; returns global ``loss``, ``accuracy``, ``images``, ``seconds``,
     ``interrupted`` (the time budget ran out mid-epoch). ``after_step`` runs after every optimizer
-    step (the weight average's update)."""
+    step (the weight average's update); ``mix`` (MixUp/CutMix) turns each batch's labels into mixed
+    class probabilities, and accuracy is then counted against each film's larger share."""
     model.train()
     if frozen_backbone:
         freeze_backbone_norm_stats(model.module if hasattr(model, "module") else model)
@@ -61,6 +64,8 @@ def train_one_epoch(
     interrupted = False
     for x, y in loader:
         x, y = step.to_device(x, y)
+        if mix is not None:
+            x, y = mix(x, y)
         with step.autocast():
             logits = model(x)
             loss = criterion(logits.float(), y)
@@ -71,7 +76,7 @@ def train_one_epoch(
             after_step()
         n = y.shape[0]
         total_loss += float(loss.detach()) * n
-        correct += float((logits.detach().argmax(1) == y).sum())
+        correct += float((logits.detach().argmax(1) == hard_labels(y)).sum())
         seen += n
         if on_batch is not None:
             on_batch(n, total_loss / seen, correct / seen)

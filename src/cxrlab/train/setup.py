@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from cxrlab.errors import ConfigError
+from cxrlab.train.batch_mix import BatchMix, build_batch_mix
 from cxrlab.train.config import TrainConfig
 from cxrlab.train.train_data import TrainData
 from cxrlab.train.distributed import DistContext
@@ -38,6 +39,7 @@ class Run:
     std: tuple[float, ...]
     weights_origin: dict
     ema: nn.Module | None = None  # timm ModelEmaV3 of ``model`` (optim.ema_decay > 0)
+    mix: BatchMix | None = None  # MixUp / CutMix of the training batches (augment.mixup / cutmix > 0)
 
     @property
     def evaluated(self) -> nn.Module:
@@ -118,7 +120,8 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
         data.notes.append(lag)
         log(lag)
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
-               scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay))
+               scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay),
+               build_batch_mix(cfg.augment, len(data.scheme.classes)))
 
 
 def input_size_note(origin: dict, size: int) -> str:
