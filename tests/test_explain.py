@@ -57,11 +57,56 @@ def test_gradcam_runs_on_every_registry_model_and_matches_cam(name, meta64):
             assert np.corrcoef(mine.ravel(), res.cams[i].ravel())[0, 1] > 0.999
 
 
-@pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "swin_tiny_patch4_window7_224"])
-def test_token_models_get_a_clear_grad_cam_refusal_not_a_wrong_map(name, meta64):
-    model = create_model(name, num_classes=3, img_size=64).eval()  # Swin's map is (N, H, W, C): not a CAM
-    with pytest.raises(CxrlabError, match="token models such as ViT/Swin are not supported"):
-        gradcam(model, meta64, [film("COVID", 1, 64)])
+TOKEN_LAYER = {"vit_tiny_patch16_224": "blocks.11.norm1", "deit_tiny_distilled_patch16_224": "blocks.11.norm1",
+               "swin_tiny_patch4_window7_224": "norm", "eva02_tiny_patch14_224": "blocks.11.norm1"}
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_LAYER))
+def test_token_models_get_grad_cam_on_their_patch_grid(name, meta64):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3, img_size=64).eval()
+    assert find_target_layer(model, 1, 64).name == TOKEN_LAYER[name]
+    res = gradcam(model, meta64, [film("COVID", 1, 80), film("Normal", 2, 50)])
+    assert res.layer == TOKEN_LAYER[name] and res.cams.shape == (2, 64, 64)
+    assert np.isfinite(res.cams).all() and res.cams.min() >= 0 and res.cams.max() <= 1
+    assert all(c.std() > 0 for c in res.cams)  # the patch tokens got gradients: a map, not a constant
+    assert list(res.targets) == list(res.probs.argmax(axis=1))
+
+
+def test_swin_grad_cam_equals_cam_on_its_channels_last_map(meta64):
+    """Swin's head is pool + linear over the NHWC map: Grad-CAM must equal the classic CAM, laid out right."""
+    torch.manual_seed(0)
+    model = create_model("swin_tiny_patch4_window7_224", num_classes=3, img_size=64).eval()
+    res = gradcam(model, meta64, [film("COVID", 1, 80), film("Normal", 2, 50)])
+    x = torch.from_numpy(to_model_input(res.images, meta64.mean, meta64.std))
+    with torch.no_grad():
+        cams = class_activation_maps(model.forward_features(x).permute(0, 3, 1, 2), model.get_classifier().weight)
+    for i in range(2):
+        mine = normalize_cam(cams[i, res.targets[i]].numpy(), (64, 64))
+        assert np.corrcoef(mine.ravel(), res.cams[i].ravel())[0, 1] > 0.999
+
+
+def test_tokens_are_laid_on_the_grid_row_major_without_the_prefix_tokens():
+    from cxrlab.explain.targets import TokensToGrid, channels_last_to_first
+
+    tokens = torch.arange(2 * 7 * 3, dtype=torch.float32).reshape(2, 7, 3)  # 1 class token + 2 x 3 patches
+    grid = TokensToGrid(prefix=1, grid=(2, 3))(tokens)
+    assert grid.shape == (2, 3, 2, 3)
+    assert torch.equal(grid[1, :, 0, 2], tokens[1, 3]) and torch.equal(grid[0, :, 1, 0], tokens[0, 4])
+    nhwc = torch.randn(1, 2, 3, 4)
+    assert torch.equal(channels_last_to_first(nhwc)[0, :, 1, 2], nhwc[0, 1, 2])
+
+
+def test_a_token_model_without_a_patch_grid_is_refused_clearly(meta64):
+    class Tokens(torch.nn.Module):
+        def forward_features(self, x):
+            return x.flatten(2).transpose(1, 2)
+
+        def forward(self, x):
+            return self.forward_features(x).mean(1)
+
+    with pytest.raises(CxrlabError, match="Grad-CAM is not supported for it"):
+        find_target_layer(Tokens(), 1, 8)
 
 
 def test_overlays_for_raw_and_preprocessed_images_and_fixed_class(meta64):

@@ -70,7 +70,7 @@ def gradcam(
     fixed = class_index(meta, target_class)
     device = next(model.parameters()).device
     cams, logits = [], []
-    with GradCAM(model=model, target_layers=[layer.module]) as cam:
+    with GradCAM(model=model, target_layers=[layer.module], reshape_transform=layer.reshape) as cam:
         for start in range(0, len(view), batch_size):
             x = torch.from_numpy(to_model_input(view[start:start + batch_size], meta.mean, meta.std, meta.in_chans))
             targets = None if fixed is None else [ClassifierOutputTarget(fixed)] * len(x)

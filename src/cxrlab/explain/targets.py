@@ -5,6 +5,15 @@ Rule: the Grad-CAM target is the *outermost module whose output is the tensor
 That is ``layer4`` for ResNets, ``features`` for DenseNet/VGG/cnn-small, ``bn2`` for EfficientNet,
 ``blocks`` for MobileNetV3, without a per-family table that goes stale.
 
+Token models get a ``reshape`` that turns the layer's output into ``(N, C, h, w)`` (what pytorch-grad-cam
+calls a ``reshape_transform``):
+
+- channels-last maps (timm's Swin, ``output_fmt == "NHWC"``): the same rule, permuted to NCHW;
+- ViT-style models (``blocks``, ``patch_embed``, ``num_prefix_tokens``: ViT, DeiT, BEiT, EVA...): the
+  *input norm of the last block* (``blocks.<last>.norm1``), its class/register tokens dropped and the patch
+  tokens laid back on the patch grid. Not the final norm: a class-token head reads only the class token
+  there, so the patch tokens would get no gradient; before the last attention they still reach it.
+
 A head is *CAM-able* when ``forward_head(A) == classifier(mean_hw(A))``: global average pooling
 followed by one linear layer. For such heads Grad-CAM equals the classic CAM
 ``relu(sum_c W[k, c] * A_c)``, which needs no gradients - the exported ONNX graph computes it.
@@ -12,6 +21,7 @@ followed by one linear layer. For such heads Grad-CAM equals the classic CAM
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -25,13 +35,11 @@ class TargetLayer:
     name: str
     module: nn.Module
     channels: int
+    reshape: Callable[[torch.Tensor], torch.Tensor] | None = None  # layer output -> (N, C, h, w); None = as is
 
 
 def find_target_layer(model: nn.Module, in_chans: int = 1, size: int = 64) -> TargetLayer:
-    """The module producing ``forward_features``' output (see the module docstring)."""
-    if getattr(model, "output_fmt", "NCHW") != "NCHW":  # timm's channels-last feature maps (Swin)
-        raise CxrlabError(f"{type(model).__name__}: its feature map is {model.output_fmt}, not (N, C, H, W); Grad-CAM "
-                          "needs a convolutional model (token models such as ViT/Swin are not supported)")
+    """The layer Grad-CAM explains, and how its output becomes a map (see the module docstring)."""
     if not hasattr(model, "forward_features"):
         raise CxrlabError(f"{type(model).__name__} has no forward_features(): cannot pick a Grad-CAM layer")
     names = {id(m): n for n, m in model.named_modules() if n}
@@ -52,12 +60,52 @@ def find_target_layer(model: nn.Module, in_chans: int = 1, size: int = 64) -> Ta
             h.remove()
         model.train(was_training)
     matches = [(name, module) for name, module, out in calls if out is result]
+    if result.ndim == 3:
+        return _token_layer(model, names, calls, result)
     if not matches or result.ndim != 4:
-        raise CxrlabError(f"{type(model).__name__}: no module returns a final (N, C, H, W) feature map (forward_features "
-                          f"gives {tuple(result.shape)}); Grad-CAM needs a convolutional model (token models such as "
-                          "ViT/Swin are not supported)")
+        raise CxrlabError(f"{type(model).__name__}: no module returns a final feature map (forward_features gives "
+                          f"{tuple(result.shape)}); Grad-CAM needs an (N, C, H, W) map, an NHWC one or ViT-style tokens")
     name, module = matches[-1]  # hooks fire inner-first, so the last match is the outermost module
+    if getattr(model, "output_fmt", "NCHW") == "NHWC":  # timm's channels-last feature maps (Swin)
+        return TargetLayer(name=name, module=module, channels=int(result.shape[3]), reshape=channels_last_to_first)
     return TargetLayer(name=name, module=module, channels=int(result.shape[1]))
+
+
+def channels_last_to_first(x: torch.Tensor) -> torch.Tensor:
+    """``(N, H, W, C)`` -> ``(N, C, H, W)``."""
+    return x.permute(0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class TokensToGrid:
+    """``(N, prefix + h*w, C)`` tokens -> ``(N, C, h, w)``: drops the class/register tokens, patches row-major."""
+
+    prefix: int
+    grid: tuple[int, int]
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        h, w = self.grid
+        patches = tokens[:, self.prefix:, :]
+        return patches.reshape(patches.shape[0], h, w, patches.shape[2]).permute(0, 3, 1, 2)
+
+
+def _token_layer(model: nn.Module, names: dict, calls: list, result: torch.Tensor) -> TargetLayer:
+    blocks = getattr(model, "blocks", None)
+    norm1 = getattr(blocks[-1], "norm1", None) if isinstance(blocks, nn.Sequential | nn.ModuleList) and blocks else None
+    grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+    prefix = getattr(model, "num_prefix_tokens", None)
+    if norm1 is None or grid is None or prefix is None:
+        raise CxrlabError(f"{type(model).__name__}: forward_features gives tokens {tuple(result.shape)} but the model "
+                          "has no ViT-style blocks[-1].norm1 / patch_embed.grid_size / num_prefix_tokens to lay "
+                          "them on a grid; Grad-CAM is not supported for it")
+    grid = (int(grid[0]), int(grid[1]))
+    seen = next((out for _, module, out in calls if module is norm1), None)
+    if seen is None or seen.ndim != 3 or seen.shape[1] != prefix + grid[0] * grid[1]:
+        shape = None if seen is None else tuple(seen.shape)
+        raise CxrlabError(f"{type(model).__name__}: the last block's norm1 gives {shape}, not {prefix} prefix tokens "
+                          f"+ a {grid[0]}x{grid[1]} patch grid; Grad-CAM is not supported for it")
+    return TargetLayer(name=names[id(norm1)], module=norm1, channels=int(seen.shape[2]),
+                       reshape=TokensToGrid(prefix, grid))
 
 
 def cam_weights(model: nn.Module, in_chans: int = 1, size: int = 64) -> torch.Tensor | None:

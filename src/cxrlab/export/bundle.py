@@ -89,7 +89,7 @@ def export_model(model, meta, folder: Path, out: str | Path, evaluation: str | P
                         if graph.with_features else None}
     parts["heatmap"] = {"available": graph.with_cams, "method": "CAM from the exported graph (= Grad-CAM)"
                         if graph.with_cams else "none in the bundle: the head is not pool+linear; use 'cxrlab explain'"
-                        if layer else "none: the model has no final convolutional feature map (e.g. a ViT)",
+                        if layer else "none: the model has no feature map Grad-CAM can use",
                         "layer": layer}
     parts["export"] = {"exporter": used, "opset": OPSET, "tolerance": tolerance, "parity": asdict(parity)}
     extras = {}
@@ -121,7 +121,7 @@ def profile_of(onnx_bytes: bytes, meta, reference: Reference, seed: int = 0) -> 
 
 
 def _explained_layer(model, meta) -> str | None:
-    """The Grad-CAM layer's name, or ``None`` for a model without a final feature map (token models)."""
+    """The Grad-CAM layer's name, or ``None`` for a model without a map Grad-CAM can use."""
     try:
         return find_target_layer(model, meta.in_chans, meta.input_size).name
     except CxrlabError:
