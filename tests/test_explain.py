@@ -148,3 +148,13 @@ def test_explain_cli_writes_pngs_and_reports_unreadable_files(tmp_path):
     result = CliRunner().invoke(build_app(), ["explain", str(run), str(wide), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert Image.open(next(out.glob("*wide*.png"))).size == (120, 60)  # the film's aspect
+
+
+def test_explain_cli_draws_a_vit_run_on_its_film(tmp_path):
+    run = make_run(tmp_path / "run", arch="vit_tiny_patch16_224", size=32)  # a 2 x 2 patch grid
+    good = tmp_path / "good.png"
+    Image.fromarray(film("Normal", 5, 72)).save(good)
+    result = CliRunner().invoke(build_app(), ["explain", str(run), str(good), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    png = next((tmp_path / "x").glob("*.png"))
+    assert Image.open(png).size == (72, 72) and Image.open(png).mode == "RGB"
