@@ -78,7 +78,10 @@ def channels_last_to_first(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class TokensToGrid:
-    """``(N, prefix + h*w, C)`` tokens -> ``(N, C, h, w)``: drops the class/register tokens, patches row-major."""
+    """``(N, prefix + h*w, C)`` tokens -> ``(N, C, h, w)``: drops the class/register tokens, patches row-major.
+
+    pytorch-grad-cam's own ``vit_reshape_transform`` drops exactly one token, which misplaces every patch of
+    a distilled DeiT (two prefix tokens) or a model with register tokens; this takes the model's count."""
 
     prefix: int
     grid: tuple[int, int]
