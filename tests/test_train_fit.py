@@ -77,6 +77,26 @@ def test_frozen_backbone_warmup_from_local_weights(tmp_path):
     assert json.loads((run / "history.json").read_text())[0]["frozen"] is True
 
 
+def test_freeze_norm_stats_keeps_running_statistics_while_weights_train(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from cxrlab.models.registry import create_model
+
+    make_manifest(tmp_path, per_class=6, size=32)
+    source = create_model("cnn-small", 3)
+    save_file(source.state_dict(), str(tmp_path / "pre.safetensors"))
+    cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=1) + [
+        f"model.weights={tmp_path / 'pre.safetensors'}", "model.freeze_norm_stats=true"])
+    trained = load_file(str(fit(cfg) / "checkpoints/last/weights.safetensors"))
+    original = source.state_dict()
+    stats = [k for k in trained if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    weights = [k for k in trained if k.endswith(".weight") and trained[k].ndim > 1 and not k.startswith("classifier.")]
+    assert stats and weights
+    for key in stats:
+        assert torch.equal(trained[key], original[key]), key
+    assert any(not torch.equal(trained[k], original[k]) for k in weights)
+
+
 def test_budget_sampler_focal_bf16_channels_last(tmp_path):
     make_manifest(tmp_path, per_class=8, size=32)
     cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=3) + [
