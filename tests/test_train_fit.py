@@ -9,6 +9,7 @@ from helpers_train import make_manifest, tiny_overrides
 from cxrlab.artifacts.checkpoint import load_train_state, read_meta
 from cxrlab.cli import main
 from cxrlab.data.manifest import read_manifest
+from cxrlab.errors import ConfigError
 from cxrlab.models.loading import load_checkpoint
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
@@ -95,6 +96,9 @@ def test_freeze_norm_stats_keeps_running_statistics_while_weights_train(tmp_path
     for key in stats:
         assert torch.equal(trained[key], original[key]), key
     assert any(not torch.equal(trained[k], original[k]) for k in weights)
+    scratch = load_train_config(None, tiny_overrides(tmp_path, "scratch", epochs=1) + ["model.freeze_norm_stats=true"])
+    with pytest.raises(ConfigError, match="freeze_norm_stats .* starts from scratch"):
+        fit(scratch)  # no loaded statistics to keep: refused, not trained without normalisation
 
 
 def test_budget_sampler_focal_bf16_channels_last(tmp_path):
