@@ -9,7 +9,6 @@ from helpers_train import make_manifest, tiny_overrides
 from cxrlab.artifacts.checkpoint import load_train_state, read_meta
 from cxrlab.cli import main
 from cxrlab.data.manifest import read_manifest
-from cxrlab.errors import ConfigError
 from cxrlab.models.loading import load_checkpoint
 from cxrlab.train.config import load_train_config
 from cxrlab.train.fit import fit
@@ -76,29 +75,6 @@ def test_frozen_backbone_warmup_from_local_weights(tmp_path):
         else:  # backbone untouched, BatchNorm statistics included
             assert torch.equal(value, original[key]), key
     assert json.loads((run / "history.json").read_text())[0]["frozen"] is True
-
-
-def test_freeze_norm_stats_keeps_running_statistics_while_weights_train(tmp_path):
-    from safetensors.torch import load_file, save_file
-
-    from cxrlab.models.registry import create_model
-
-    make_manifest(tmp_path, per_class=6, size=32)
-    source = create_model("cnn-small", 3)
-    save_file(source.state_dict(), str(tmp_path / "pre.safetensors"))
-    cfg = load_train_config(None, tiny_overrides(tmp_path, epochs=1) + [
-        f"model.weights={tmp_path / 'pre.safetensors'}", "model.freeze_norm_stats=true"])
-    trained = load_file(str(fit(cfg) / "checkpoints/last/weights.safetensors"))
-    original = source.state_dict()
-    stats = [k for k in trained if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
-    weights = [k for k in trained if k.endswith(".weight") and trained[k].ndim > 1 and not k.startswith("classifier.")]
-    assert stats and weights
-    for key in stats:
-        assert torch.equal(trained[key], original[key]), key
-    assert any(not torch.equal(trained[k], original[k]) for k in weights)
-    scratch = load_train_config(None, tiny_overrides(tmp_path, "scratch", epochs=1) + ["model.freeze_norm_stats=true"])
-    with pytest.raises(ConfigError, match="freeze_norm_stats .* starts from scratch"):
-        fit(scratch)  # no loaded statistics to keep: refused, not trained without normalisation
 
 
 def test_budget_sampler_focal_bf16_channels_last(tmp_path):

@@ -47,9 +47,6 @@ class ModelConfig:
     drop_rate: float = 0.0  # dropout before the classifier (0 = the model's own: cnn-small 0.3, efficientnet_lite 0.2)
     freeze_epochs: int = 0  # epochs with a frozen backbone (only the new head trains)
     backbone_lr_mult: float = 1.0  # backbone LR = optim.lr * this (e.g. 0.1 for fine-tuning)
-    # keep the backbone's BatchNorm running statistics at their loaded (ImageNet) values for the whole
-    # fine-tune; the affine weights still train (always so while the backbone is frozen)
-    freeze_norm_stats: bool = False
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,7 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         bar.start_epoch(epoch + 1, cfg.epochs, len(run.train_loader))
         lr = max(g["lr"] for g in run.optimizer.param_groups)
         train = train_one_epoch(wrapped, run.train_loader, run.criterion, run.optimizer, run.scheduler, run.step,
-                                ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc),
-                                frozen or cfg.model.freeze_norm_stats,
+                                ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc), frozen,
                                 _average_update(run), run.mix)
         row = _validate(run, epoch, train, lr, frozen)
         state.epoch = epoch + 1

@@ -48,7 +48,7 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_batch: Callable[[int, float, float], None] | None = None,
-    freeze_norm_stats: bool = False,
+    frozen_backbone: bool = False,
     after_step: Callable[[], None] | None = None,
     mix: BatchMix | None = None,
 ) -> dict[str, float]:
@@ -57,7 +57,7 @@ def train_one_epoch(
     step (the weight average's update); ``mix`` (MixUp/CutMix) turns each batch's labels into mixed
     class probabilities, and accuracy is then counted against each film's larger share."""
     model.train()
-    if freeze_norm_stats:
+    if frozen_backbone:
         freeze_backbone_norm_stats(model.module if hasattr(model, "module") else model)
     total_loss = correct = seen = 0.0
     start = time.perf_counter()

@@ -32,9 +32,8 @@ def set_backbone_frozen(model: nn.Module, frozen: bool) -> None:
 
 
 def freeze_backbone_norm_stats(model: nn.Module) -> None:
-    """Put the backbone's BatchNorm layers in eval mode (call after ``model.train()``), so their running
-    statistics stay as loaded: always while the backbone is frozen (it then really stays as it was), and for
-    the whole fine-tune with ``model.freeze_norm_stats``."""
+    """Put the backbone's BatchNorm layers in eval mode (call after ``model.train()`` while frozen),
+    so a frozen backbone really stays as it was, running statistics included."""
     head = model.get_classifier() if hasattr(model, "get_classifier") else None
     head_modules = set(head.modules()) if isinstance(head, nn.Module) else set()
     for module in model.modules():

@@ -93,9 +93,6 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
     from cxrlab.models.registry import weights_origin
 
     origin = weights_origin(cfg.model.name, cfg.model.weights, cfg.model.pretrained)
-    if cfg.model.freeze_norm_stats and not origin:
-        raise ConfigError(f"model.freeze_norm_stats keeps the BatchNorm statistics of pretrained weights, but "
-                          f"{cfg.model.name} starts from scratch here (give --weights, or drop the option)")
     if origin:
         log(f"initial weights: {origin.get('package') or origin.get('file') or origin.get('model')} "
             f"{origin.get('sha256', '')[:12]}")
