@@ -66,21 +66,3 @@ def test_offline_pretrained_without_file_says_what_to_do(monkeypatch):
     monkeypatch.setattr(timm, "create_model", offline)
     with pytest.raises(CxrlabError, match="--weights FILE"):
         create_model("resnet18", 3, pretrained=True)
-
-
-def test_drop_path_rate_skips_residual_blocks_in_training_only():
-    from timm.layers import DropPath
-
-    model = create_model("efficientnet_lite0", 3, weights=None, drop_path_rate=0.2)
-    rates = [m.drop_prob for m in model.modules() if isinstance(m, DropPath)]
-    assert rates and 0.15 < max(rates) <= 0.2 and min(rates) < max(rates)  # deeper blocks drop more (linear)
-    x = torch.randn(2, 1, 64, 64)
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(model(x), model(x))  # identity at inference
-    plain = create_model("efficientnet_lite0", 3, weights=None)
-    assert not any(isinstance(m, DropPath) for m in plain.modules())
-    with pytest.raises(ConfigError, match="no residual blocks"):
-        create_model("cnn-small", 3, drop_path_rate=0.1)
-    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
-        create_model("efficientnet_lite0", 3, weights=None, drop_path_rate=1.0)

@@ -131,26 +131,19 @@ def create_model(
     weights: str | Path | None = None,
     drop_rate: float = 0.0,
     img_size: int | None = None,
-    drop_path_rate: float = 0.0,
 ) -> nn.Module:
     """Build a model. ``weights``: a local file of pretrained weights (ImageNet or any compatible
     checkpoint); its stem is adapted to ``in_chans`` and its classifier replaced when sizes differ.
     ``"imagenet"``: the state dict an installed package ships (:mod:`cxrlab.models.package_weights`);
     ``"auto"``: that when the model has such a package, else none (see :func:`resolve_weights`).
     ``pretrained=True`` without ``weights`` downloads from the timm/Hugging Face hub. ``img_size``:
-    the training input size, for architectures built for one size (ignored by the others).
-    ``drop_path_rate``: stochastic depth of timm models (the deepest block's chance to be skipped
-    in training; identity at inference)."""
+    the training input size, for architectures built for one size (ignored by the others)."""
     weights = resolve_weights(name, weights)
     info = model_info(name)
     drop_rate = drop_rate or info.drop_rate
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ConfigError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
     if info.source == "cxrlab":
-        if drop_path_rate:
-            raise ConfigError(f"{name} has no residual blocks to drop: set model.drop_path_rate=0")
         model = _create_cxrlab(name, num_classes, in_chans, drop_rate)
         if weights is not None:
             _load_matching(model, load_weights_file(weights), weights)
@@ -160,8 +153,6 @@ def create_model(
     import timm
 
     kwargs = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
-    if drop_path_rate:
-        kwargs["drop_path_rate"] = drop_path_rate
     if info.fixed_input_size and img_size:
         kwargs["img_size"] = img_size
     if weights is not None and str(weights) == IMAGENET:

@@ -45,7 +45,6 @@ class ModelConfig:
     weights: str | None = "auto"
     in_chans: int = 1
     drop_rate: float = 0.0  # dropout before the classifier (0 = the model's own: cnn-small 0.3, efficientnet_lite 0.2)
-    drop_path_rate: float = 0.0  # stochastic depth: chance a residual block is skipped in training (timm models only)
     freeze_epochs: int = 0  # epochs with a frozen backbone (only the new head trains)
     backbone_lr_mult: float = 1.0  # backbone LR = optim.lr * this (e.g. 0.1 for fine-tuning)
 

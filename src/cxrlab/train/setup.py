@@ -182,7 +182,6 @@ def _build_model(cfg: TrainConfig, num_classes: int, device: torch.device, resum
     m = cfg.model
     model = create_model(m.name, num_classes, in_chans=m.in_chans, pretrained=m.pretrained and not resumed,
                          weights=None if resumed else m.weights, drop_rate=m.drop_rate,
-                         drop_path_rate=m.drop_path_rate,
                          img_size=cfg.data.preprocess.size)
     model = model.to(device)
     if cfg.channels_last:
