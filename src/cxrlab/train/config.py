@@ -59,15 +59,10 @@ class OptimConfig:
     # exponential moving average of the weights, updated every step (timm's ModelEmaV3); validation,
     # the best/last checkpoints and everything downstream use the averaged weights (0 = off)
     ema_decay: float = 0.0
-    # decoupled L2-SP: after each step the backbone's weights move lr × this of the way back toward the
-    # pretrained ones (cxrlab.train.pull_to_start; needs pretrained weights; 0 = off)
-    l2_sp: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.l2_sp < 0:
-            raise ConfigError(f"optim.l2_sp must be 0 or more, got {self.l2_sp}")
 
 
 @dataclass(frozen=True)

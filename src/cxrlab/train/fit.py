@@ -123,7 +123,7 @@ def _epochs(run: Run, state: Progress, bar: TrainProgress) -> None:
         lr = max(g["lr"] for g in run.optimizer.param_groups)
         train = train_one_epoch(wrapped, run.train_loader, run.criterion, run.optimizer, run.scheduler, run.step,
                                 ctx, run.scaler, out_of_time, lambda n, loss, acc: bar.batch(loss, acc), frozen,
-                                _after_step(run), run.mix)
+                                _average_update(run), run.mix)
         row = _validate(run, epoch, train, lr, frozen)
         state.epoch = epoch + 1
         state.history.append(row)
@@ -150,23 +150,12 @@ def _wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def _after_step(run: Run):
-    """What runs after every optimizer step (None when nothing does): L2-SP's pull toward the
-    pretrained weights, then the weight average's update, whose step count is the scheduler's, so a
-    resumed run continues the same average."""
-    updates = []
-    if run.pull is not None:
-        updates.append(run.pull)
-    if run.ema is not None:
-        updates.append(lambda: run.ema.update(run.model, step=run.scheduler.last_epoch))
-    if not updates:
+def _average_update(run: Run):
+    """Per-step update of the weight average (None without one); the step count is the scheduler's, so
+    a resumed run continues the same average."""
+    if run.ema is None:
         return None
-
-    def after_step() -> None:
-        for update in updates:
-            update()
-
-    return after_step
+    return lambda: run.ema.update(run.model, step=run.scheduler.last_epoch)
 
 
 def _validate(run: Run, epoch: int, train: dict, lr: float, frozen: bool) -> dict:

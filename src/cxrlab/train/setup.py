@@ -16,7 +16,6 @@ from cxrlab.train.train_data import TrainData
 from cxrlab.train.distributed import DistContext
 from cxrlab.train.history import RunLog
 from cxrlab.train.loop import StepContext
-from cxrlab.train.pull_to_start import PullToStart
 
 
 @dataclass
@@ -41,7 +40,6 @@ class Run:
     weights_origin: dict
     ema: nn.Module | None = None  # timm ModelEmaV3 of ``model`` (optim.ema_decay > 0)
     mix: BatchMix | None = None  # MixUp / CutMix of the training batches (augment.mixup / cutmix > 0)
-    pull: PullToStart | None = None  # decoupled L2-SP toward the pretrained weights (optim.l2_sp > 0)
 
     @property
     def evaluated(self) -> nn.Module:
@@ -123,20 +121,7 @@ def setup_run(cfg: TrainConfig, ctx: DistContext, run_dir: Path, log: RunLog, re
         log(lag)
     return Run(cfg, ctx, run_dir, data, model, train_loader, val_loader, criterion, optimizer, scheduler,
                scaler, step, log, mean, std, origin, _weight_average(model, cfg.optim.ema_decay),
-               build_batch_mix(cfg.augment, len(data.scheme.classes)),
-               _pull_to_start(cfg, model, optimizer, origin, len(scheme.classes), device))
-
-
-def _pull_to_start(cfg: TrainConfig, model: nn.Module, optimizer, origin: dict, num_classes: int,
-                   device: torch.device) -> PullToStart | None:
-    """L2-SP's anchor: the pretrained weights, built afresh (a resumed run's model no longer holds them)."""
-    if cfg.optim.l2_sp <= 0:
-        return None
-    if not origin:
-        raise ConfigError("optim.l2_sp pulls the backbone toward its pretrained weights, but this run starts from "
-                          "random weights: give model.weights (or --weights imagenet), or set optim.l2_sp=0")
-    start = _build_model(cfg, num_classes, torch.device("cpu"), resumed=False).state_dict()
-    return PullToStart(model, optimizer, start, cfg.optim.l2_sp)
+               build_batch_mix(cfg.augment, len(data.scheme.classes)))
 
 
 def input_size_note(origin: dict, size: int) -> str:
